@@ -1,0 +1,74 @@
+"""`explorer generate`: one PNG per seed (or per projected w), NVlabs generate.py semantics."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from . import add_checkpoint_arg, add_device_arg
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="render images for seeds, projected ws or a saved session")
+    add_checkpoint_arg(p)
+    p.add_argument("--seeds", default=None, help="seed list, e.g. 0-7 or 0,3,9")
+    p.add_argument("--trunc", dest="psi", type=float, default=1.0, help="truncation psi (default 1)")
+    p.add_argument("--cutoff", type=int, default=None, help="truncate only the first K w indices")
+    p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
+    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label for conditional models")
+    p.add_argument("--projected-w", default=None, metavar="NPZ", help="render ws from an .npz (key 'w') instead of seeds")
+    p.add_argument("--state", default=None, metavar="JSON", help="render a saved RenderState session")
+    p.add_argument("--outdir", required=True, help="where to write the PNGs")
+    add_device_arg(p)
+    p.set_defaults(func=run)
+
+
+@torch.no_grad()
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ExplorerError
+    from ..images import ensure_outdir, save_png, to_numpy_images
+    from ..io import load_generator
+    from ..latents import load_ws, one_hot, parse_seeds, zs_from_seeds
+
+    if args.state:
+        return _run_state(args)
+    if (args.seeds is None) == (args.projected_w is None):
+        raise ExplorerError("give exactly one of --seeds, --projected-w or --state")
+    outdir = ensure_outdir(args.outdir)
+    G = load_generator(args.checkpoint, device=args.device)
+    dev = G.device
+    if args.projected_w:
+        ws = load_ws(args.projected_w, G.num_ws, G.w_dim).to(dev)
+        for i in tqdm(range(ws.shape[0]), desc="generate", unit="img", disable=ws.shape[0] < 2):
+            img = G.synthesis(ws[i:i + 1], noise_mode=args.noise_mode)
+            save_png(outdir / f"proj{i:02d}.png", to_numpy_images(img)[0])
+        print(f"wrote {ws.shape[0]} image(s) to {outdir}")
+        return 0
+    seeds = parse_seeds(args.seeds)
+    c = one_hot(args.class_idx, G.c_dim, device=dev)
+    for seed in tqdm(seeds, desc="generate", unit="img", disable=len(seeds) < 2):
+        z = zs_from_seeds([seed], G.z_dim, dev)
+        noise = G.make_noise(seed) if args.noise_mode == "random" else None
+        img = G(z, c, truncation_psi=args.psi, truncation_cutoff=args.cutoff, noise_mode=args.noise_mode, noise=noise)
+        save_png(outdir / f"seed{seed:04d}.png", to_numpy_images(img)[0])
+    print(f"wrote {len(seeds)} image(s) to {Path(outdir)}")
+    return 0
+
+
+def _run_state(args: argparse.Namespace) -> int:
+    from ..images import ensure_outdir, save_png
+    from ..render.renderer import Renderer
+    from ..render.state import RenderState
+
+    state = RenderState.load(args.state)
+    if args.checkpoint:
+        state = state.replace(checkpoint=args.checkpoint)
+    if args.device != "auto":
+        state = state.replace(device=args.device)
+    outdir = ensure_outdir(args.outdir)
+    pixels = Renderer().render(state)
+    out = save_png(outdir / (Path(args.state).stem + ".png"), pixels, text={"explorer.render_state": state.to_json()})
+    print(f"wrote {out}")
+    return 0

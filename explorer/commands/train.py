@@ -1,0 +1,55 @@
+"""`explorer train`: StyleGAN2 training from a zip or folder; resumable; torchrun for several processes."""
+from __future__ import annotations
+
+import argparse
+
+from . import DEVICE_CHOICES
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a StyleGAN2 generator (torchrun --nproc_per_node N for several processes)")
+    p.add_argument("--data", required=True, help="training set: zip (from `explorer dataset`) or folder of square images")
+    p.add_argument("--outdir", required=True, help="run directory")
+    p.add_argument("--resolution", type=int, default=None, help="check the data has this resolution")
+    p.add_argument("--kimg", type=float, default=1000, help="total thousands of real images to show")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--cbase", type=int, default=4096, help="channel base (channels = min(cbase / R, cmax))")
+    p.add_argument("--cmax", type=int, default=256, help="maximum channels")
+    p.add_argument("--map", type=int, default=8, help="mapping network depth")
+    p.add_argument("--lr", type=float, default=0.0025)
+    p.add_argument("--gamma", type=float, default=None, help="R1 weight (default 0.0002 * R^2 / batch)")
+    p.add_argument("--pl-weight", type=float, default=2.0, help="path-length regularisation weight (0 = off)")
+    p.add_argument("--mixing", type=float, default=0.9, help="style-mixing probability")
+    p.add_argument("--ema-kimg", type=float, default=None, help="G_ema half-life (default batch * 10 / 32)")
+    p.add_argument("--mirror", action="store_true", help="random x-flips of real images")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast with NHWC activations (GPU, or a CPU with bf16 support)")
+    p.add_argument("--snap", type=float, default=10, help="snapshot every this many kimg")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop with a snapshot after this wall time")
+    p.add_argument("--max-images", type=int, default=None, help="use only the first N images")
+    p.add_argument("--export-dir", default=None, help="also write each snapshot's G_ema as float16 here")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    p.add_argument("--resume", action="store_true", help="continue the run in --outdir from its last snapshot")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ExplorerError
+    from ..train.dataset import ImageDataset  # noqa: F401  (fail early on a bad --data below)
+    from ..train.loop import TrainConfig, train
+
+    cfg = TrainConfig(
+        data=args.data, outdir=args.outdir, kimg=args.kimg, batch=args.batch, seed=args.seed,
+        channel_base=args.cbase, channel_max=args.cmax, mapping_layers=args.map, lr=args.lr, gamma=args.gamma,
+        pl_weight=args.pl_weight, style_mixing=args.mixing, ema_kimg=args.ema_kimg, mirror=args.mirror,
+        amp=args.amp, snap_kimg=args.snap, max_minutes=args.max_minutes, max_images=args.max_images,
+        device=args.device, resume=args.resume, export_dir=args.export_dir,
+    )
+    if args.resolution is not None:
+        from ..train.dataset import ImageDataset as _D
+        res = _D(args.data, max_images=1, progress=False).resolution
+        if res != args.resolution:
+            raise ExplorerError(f"{args.data}: images are {res} px, but --resolution {args.resolution} was asked "
+                                f"(rebuild the set with `explorer dataset ... --resolution {args.resolution}`)")
+    train(cfg)
+    return 0

@@ -1,0 +1,73 @@
+"""Reading users' images: whatever Pillow opens, made into an RGB square of the size a model needs.
+
+Handles EXIF rotation, alpha (composited on white), palette, grayscale, CMYK and 16-bit images; refuses
+truncated, non-image and absurdly large files with a one-line ImageInputError.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageInputError
+
+MAX_PIXELS = 200_000_000  # about 14k x 14k; beyond this a photo is almost surely a decompression bomb
+
+
+def open_rgb(path: "str | os.PathLike[str]") -> Image.Image:
+    """Open any image as 8-bit RGB, upright, with transparency composited on white."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise ImageInputError(path, f"image is too large ({im.width}x{im.height} pixels)")
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                return _to_rgb(im)
+    except ImageInputError:
+        raise
+    except FileNotFoundError:
+        raise ImageInputError(path, "file not found") from None
+    except IsADirectoryError:
+        raise ImageInputError(path, "is a directory, expected an image file") from None
+    except UnidentifiedImageError:
+        raise ImageInputError(path, "not an image Pillow can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageInputError(path, "image is too large (decompression bomb guard)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        msg = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        what = "truncated or corrupt image" if "truncated" in msg.lower() or "broken" in msg.lower() else f"cannot decode image ({msg})"
+        raise ImageInputError(path, what) from None
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(im, dtype=np.float64)
+        peak = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(a / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    elif im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        im = Image.fromarray(np.clip(a * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode in ("RGB", "L") and "transparency" in im.info):
+        im = im.convert("RGBA")
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(bg, im)
+    return im.convert("RGB")
+
+
+def center_crop_resize(im: Image.Image, size: int) -> Image.Image:
+    """Largest centred square, resized with Lanczos (what NVlabs' projector does to its target)."""
+    w, h = im.size
+    s = min(w, h)
+    im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    return im.resize((size, size), Image.LANCZOS) if s != size else im
+
+
+def load_square(path: "str | os.PathLike[str]", size: int) -> np.ndarray:
+    """HxWx3 uint8 of the image, centre-cropped and resized to size x size."""
+    return np.asarray(center_crop_resize(open_rgb(path), size), dtype=np.uint8)

@@ -1,0 +1,63 @@
+"""Generator output <-> pixels, and writing images without losing anything on failure."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from PIL import Image, PngImagePlugin
+
+from .errors import OutputError
+
+
+def to_uint8(img: torch.Tensor) -> torch.Tensor:
+    """NCHW in ~[-1, 1] -> NHWC uint8, exactly as NVlabs' scripts: (x * 127.5 + 128).clamp(0, 255)."""
+    return (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+
+
+def to_numpy_images(img: torch.Tensor) -> np.ndarray:
+    """NCHW float -> NHWC uint8 numpy with one host copy (conversion happens on the tensor's device)."""
+    return to_uint8(img).cpu().numpy()
+
+
+def save_png(path: "str | os.PathLike[str]", pixels: np.ndarray, text: Optional[dict[str, str]] = None) -> Path:
+    """Write HxWx3 (or HxWx1) uint8 as PNG atomically; optional text chunks (e.g. the RenderState)."""
+    path = Path(path)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    info = None
+    if text:
+        info = PngImagePlugin.PngInfo()
+        for k, v in text.items():
+            info.add_itxt(k, v)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        Image.fromarray(np.ascontiguousarray(pixels)).save(tmp, format="PNG", pnginfo=info)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(path, f"cannot write image ({e.strerror or e})") from None
+    return path
+
+
+def ensure_outdir(path: "str | os.PathLike[str]") -> Path:
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(path, f"cannot create output directory ({e.strerror or e})") from None
+    if not os.access(path, os.W_OK):
+        raise OutputError(path, "output directory is not writable")
+    return path
+
+
+def image_grid(images: np.ndarray, rows: int, cols: int, pad: int = 0, fill: int = 255) -> np.ndarray:
+    """[N, H, W, C] uint8 -> one [rows*H, cols*W, C] mosaic (missing cells filled)."""
+    n, h, w, c = images.shape
+    grid = np.full([rows * (h + pad) - pad, cols * (w + pad) - pad, c], fill, dtype=np.uint8)
+    for i in range(min(n, rows * cols)):
+        r, col = divmod(i, cols)
+        grid[r * (h + pad): r * (h + pad) + h, col * (w + pad): col * (w + pad) + w] = images[i]
+    return grid

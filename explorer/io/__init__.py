@@ -1,0 +1,106 @@
+"""Checkpoint loading: `load_generator(path)` recognises the file by its content, not its name."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+
+from ..errors import CheckpointError
+from ..nn.config import GeneratorConfig
+from ..nn.generator import Generator
+from .build import build_generator
+from .native import load_native, save_generator
+
+KINDS = {
+    "native": "explorer safetensors",
+    "nvlabs": "NVlabs pickle (stylegan2-ada / stylegan3 repo)",
+    "torch": "torch.save file (rosinality stylegan2-pytorch)",
+}
+
+_TORCH_LEGACY_MAGIC = bytes.fromhex("80028a0a6cfc9c46f9206aa85019")  # pickled torch.save magic number
+W_AVG_SAMPLES = 10_000
+
+
+def detect_kind(path: "str | os.PathLike[str]") -> str:
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(path, "file not found")
+    if p.is_dir():
+        raise CheckpointError(path, "is a directory, expected a checkpoint file")
+    try:
+        with open(p, "rb") as f:
+            head = f.read(16)
+    except OSError as e:
+        raise CheckpointError(path, f"cannot read file ({e.strerror or e})") from None
+    if not head:
+        raise CheckpointError(path, "empty file")
+    if head[:4] == b"PK\x03\x04" or head.startswith(_TORCH_LEGACY_MAGIC):
+        return "torch"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000:
+        return "native"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "nvlabs"
+    raise CheckpointError(path, "not a recognised checkpoint (expected explorer .safetensors, NVlabs .pkl "
+                                "or rosinality .pt)")
+
+
+def read_checkpoint(path: "str | os.PathLike[str]") -> tuple[str, GeneratorConfig, dict[str, torch.Tensor]]:
+    """(kind, config, NVlabs-named state dict) of any supported checkpoint."""
+    kind = detect_kind(path)
+    if kind == "native":
+        cfg, state = load_native(path)
+    elif kind == "nvlabs":
+        from .nvlabs import load_nvlabs
+        cfg, state = load_nvlabs(path)
+    else:
+        from .rosinality import load_rosinality
+        cfg, state = load_rosinality(path)
+    return kind, cfg, state
+
+
+@torch.no_grad()
+def estimate_w_avg(G: Generator, samples: int = W_AVG_SAMPLES, seed: int = 0) -> torch.Tensor:
+    """Mean w over seeded z samples, for checkpoints that do not store one."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn([samples, G.z_dim], generator=gen)
+    c = torch.zeros([samples, G.c_dim]) if G.c_dim else None
+    return G.mapping(z, c)[:, 0].mean(dim=0)
+
+
+def load_generator(path: Union[str, os.PathLike, None] = None, device: Union[str, torch.device, None] = None) -> Generator:
+    """Load any supported checkpoint as an eval-mode Generator (default: the bundled one)."""
+    from ..perf import tune_allocator
+
+    tune_allocator()
+    if path is None:
+        from ..bundled import default_checkpoint
+        path = default_checkpoint()
+    kind, cfg, state = read_checkpoint(path)
+    needs_avg = "mapping.w_avg" not in state
+    G = build_generator(cfg, state, path) if not needs_avg else _build_with_avg(cfg, state, path)
+    if device is not None:
+        G = G.to(resolve_device(device))
+    G.source_path = str(path)
+    G.source_kind = kind
+    return G
+
+
+def _build_with_avg(cfg: GeneratorConfig, state: dict, path) -> Generator:
+    G = build_generator(cfg, {**state, "mapping.w_avg": torch.zeros([cfg.w_dim])}, path)
+    G.mapping.w_avg.copy_(estimate_w_avg(G))
+    return G
+
+
+def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available (use --device cpu or auto)")
+    return dev
+
+
+__all__ = ["load_generator", "read_checkpoint", "detect_kind", "save_generator", "estimate_w_avg",
+           "resolve_device", "KINDS"]

@@ -1,0 +1,86 @@
+"""Seeds and latents as users of NVlabs' scripts know them."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .errors import ExplorerError
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """'0-3,10' -> [0, 1, 2, 3, 10] (order kept, duplicates dropped)."""
+    out: list[int] = []
+    for part in str(spec).replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                a, b = part.split("-", 1)
+                lo, hi = int(a), int(b)
+                if hi < lo:
+                    raise ValueError
+                out.extend(range(lo, hi + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise ExplorerError(f"bad seed list {spec!r}: use forms like 0-7 or 0,3,9") from None
+    bad = [s for s in out if not 0 <= s < 2 ** 32]
+    if bad:
+        raise ExplorerError(f"seed {bad[0]} out of range 0..2^32-1")
+    return list(dict.fromkeys(out))
+
+
+def z_from_seed(seed: int, z_dim: int) -> np.ndarray:
+    """NVlabs' convention: np.random.RandomState(seed).randn(1, z_dim)."""
+    return np.random.RandomState(int(seed)).randn(1, z_dim)
+
+
+def zs_from_seeds(seeds: list[int], z_dim: int, device: Optional[torch.device] = None) -> torch.Tensor:
+    z = np.concatenate([z_from_seed(s, z_dim) for s in seeds]) if seeds else np.zeros([0, z_dim])
+    return torch.from_numpy(z).to(torch.float32 if device is None else torch.float32).to(device or "cpu")
+
+
+def one_hot(class_idx: Optional[int], c_dim: int, batch: int = 1, device: Optional[torch.device] = None) -> Optional[torch.Tensor]:
+    """Label for a conditional model; None for unconditional ones (a class is then an error)."""
+    if c_dim == 0:
+        if class_idx is not None:
+            raise ExplorerError("--class given, but this generator is unconditional")
+        return None
+    if class_idx is None:
+        raise ExplorerError(f"this generator is conditional ({c_dim} classes): pass --class 0..{c_dim - 1}")
+    if not 0 <= class_idx < c_dim:
+        raise ExplorerError(f"class {class_idx} out of range 0..{c_dim - 1}")
+    c = torch.zeros([batch, c_dim], device=device or "cpu")
+    c[:, class_idx] = 1
+    return c
+
+
+def load_ws(path: "str | os.PathLike[str]", num_ws: int, w_dim: int) -> torch.Tensor:
+    """ws [N, num_ws, w_dim] from an .npz with key 'w' ([N, num_ws, w_dim], [N, w_dim] or [w_dim])."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "w" not in data:
+                raise ExplorerError(f"{path}: no 'w' array (keys: {', '.join(data.files) or 'none'})")
+            w = np.asarray(data["w"], dtype=np.float32)
+    except ExplorerError:
+        raise
+    except (OSError, ValueError, EOFError) as e:
+        raise ExplorerError(f"{path}: not a readable .npz file ({str(e).splitlines()[0][:160]})") from None
+    if w.ndim == 1:
+        w = w[None]
+    if w.ndim == 2:
+        if w.shape[-1] != w_dim:
+            raise ExplorerError(f"{path}: w has {w.shape[-1]} features, the generator expects {w_dim}")
+        w = np.repeat(w[:, None], num_ws, axis=1)
+    if w.ndim != 3 or w.shape[1:] != (num_ws, w_dim):
+        raise ExplorerError(f"{path}: w has shape {list(w.shape)}, expected [N, {num_ws}, {w_dim}] or [N, {w_dim}]")
+    if not np.isfinite(w).all():
+        raise ExplorerError(f"{path}: w contains NaN or infinite values")
+    return torch.from_numpy(w)
+
+
+def save_ws(path: "str | os.PathLike[str]", ws: torch.Tensor) -> None:
+    np.savez(path, w=ws.detach().cpu().numpy().astype(np.float32))

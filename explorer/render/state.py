@@ -1,0 +1,154 @@
+"""RenderState: everything that decides the pixels on screen, as one frozen, JSON-serialisable value.
+
+Widgets, the CLI, videos, grids and tests all describe a frame with a RenderState; the Renderer turns it
+into pixels. The same state renders the same pixels on the same device.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from ..errors import ExplorerError
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+NOISE_MODES = ("const", "random", "none")
+INTERP_SPACES = ("w", "z")
+STATE_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One latent: a seed (z by NVlabs' convention, mapped to w) or row `w_row` of a w / w+ .npz file."""
+
+    seed: int = 0
+    w_path: Optional[str] = None
+    w_row: int = 0
+    class_idx: Optional[int] = None
+
+    def describe(self) -> str:
+        if self.w_path:
+            return f"{Path(self.w_path).name}[{self.w_row}]"
+        return f"seed {self.seed}" + (f" class {self.class_idx}" if self.class_idx is not None else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Edit:
+    """A move of `alpha` along direction `index` of `directions` ('sefa' or an .npz path), on w indices `layers`."""
+
+    directions: str = "sefa"
+    index: int = 0
+    alpha: float = 0.0
+    layers: str = "all"           # 'all', 'coarse', 'middle', 'fine', '0-3', ...
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderState:
+    checkpoint: Optional[str] = None          # None = the bundled generator
+    device: str = "auto"
+    precision: str = "auto"
+    a: Source = Source(seed=0)
+    b: Source = Source(seed=1)
+    t: float = 0.0                            # interpolation A -> B, applied before mixing
+    interp_space: str = "w"                   # 'w' (lerp) or 'z' (slerp, seeds only)
+    mix: tuple[float, ...] = ()               # per w index, 0 = A, 1 = B (missing entries = 0)
+    psi: float = 1.0                          # truncation
+    cutoff: Optional[int] = None              # truncate only w indices < cutoff
+    noise_mode: str = "const"
+    noise_seed: int = 0                       # for noise_mode 'random'
+    noise_scales: tuple[float, ...] = ()      # per noise layer, in layer order (missing entries = 1)
+    noise_off_res: tuple[int, ...] = ()       # resolutions whose noise is switched off
+    edits: tuple[Edit, ...] = ()              # semantic direction offsets
+
+    def __post_init__(self) -> None:
+        _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
+        _check(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        _check(self.noise_mode in NOISE_MODES, f"noise_mode must be one of {NOISE_MODES}, got {self.noise_mode!r}")
+        _check(self.interp_space in INTERP_SPACES, f"interp_space must be 'w' or 'z', got {self.interp_space!r}")
+        _check(0.0 <= self.t <= 1.0, f"t must be in [0, 1], got {self.t}")
+        _check(-1.0 <= self.psi <= 2.0, f"psi must be in [-1, 2], got {self.psi}")
+        _check(all(0.0 <= m <= 1.0 for m in self.mix), "mix weights must be in [0, 1]")
+        _check(all(0.0 <= s <= 2.0 for s in self.noise_scales), "noise scales must be in [0, 2]")
+        _check(self.cutoff is None or self.cutoff >= 0, "cutoff must be >= 0")
+
+    # --- conveniences -----------------------------------------------------------------------------
+    def replace(self, **changes: Any) -> "RenderState":
+        return dataclasses.replace(self, **changes)
+
+    def mix_weight(self, i: int) -> float:
+        return self.mix[i] if i < len(self.mix) else 0.0
+
+    def with_mix(self, indices: "list[int] | range", value: float, num_ws: int) -> "RenderState":
+        """Set the mix weight of several w indices (a coarse/middle/fine group, say) at once."""
+        mix = [self.mix_weight(i) for i in range(num_ws)]
+        for i in indices:
+            mix[i] = float(value)
+        return self.replace(mix=tuple(mix))
+
+    def noise_scale(self, i: int) -> float:
+        return self.noise_scales[i] if i < len(self.noise_scales) else 1.0
+
+    def with_noise_scale(self, i: int, value: float, num_layers: int) -> "RenderState":
+        scales = [self.noise_scale(k) for k in range(num_layers)]
+        scales[i] = float(value)
+        return self.replace(noise_scales=tuple(scales))
+
+    # --- JSON -------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["version"] = STATE_VERSION
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RenderState":
+        d = dict(d)
+        version = d.pop("version", STATE_VERSION)
+        _check(version == STATE_VERSION, f"session version {version} is not supported")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        _check(not unknown, f"unknown session fields: {', '.join(unknown)}")
+        for key in ("a", "b"):
+            if isinstance(d.get(key), dict):
+                d[key] = Source(**d[key])
+        if "edits" in d:
+            d["edits"] = tuple(Edit(**e) if isinstance(e, dict) else e for e in d["edits"])
+        for key in ("mix", "noise_scales"):
+            if key in d:
+                d[key] = tuple(float(v) for v in d[key])
+        if "noise_off_res" in d:
+            d["noise_off_res"] = tuple(int(v) for v in d["noise_off_res"])
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RenderState":
+        return cls.from_dict(json.loads(text))
+
+    def save(self, path: "str | os.PathLike[str]") -> None:
+        from ..errors import OutputError
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.write_text(self.to_json())
+            os.replace(tmp, path)
+        except OSError as e:
+            raise OutputError(path, f"cannot write session ({e.strerror or e})") from None
+
+    @classmethod
+    def load(cls, path: "str | os.PathLike[str]") -> "RenderState":
+        try:
+            return cls.from_json(Path(path).read_text())
+        except OSError as e:
+            raise ExplorerError(f"{path}: cannot read session ({e.strerror or e})") from None
+        except (ValueError, TypeError) as e:
+            raise ExplorerError(f"{path}: not a valid session file ({str(e).splitlines()[0][:160]})") from None
+
+
+def _check(ok: bool, msg: str) -> None:
+    if not ok:
+        raise ValueError(msg)

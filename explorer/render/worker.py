@@ -1,0 +1,118 @@
+"""RenderWorker: a background thread that owns the Renderer, so the UI never waits on torch.
+
+submit() never blocks: it replaces any request not yet started (the latest state wins, stale ones are
+dropped). Each result carries the state it was rendered from, the time it took and any error; a failing
+render reports its error and the worker keeps serving.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import traceback
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..errors import ExplorerError
+from .renderer import Renderer, RenderStats
+from .state import RenderState
+
+
+@dataclasses.dataclass
+class RenderResult:
+    state: RenderState
+    request_id: int
+    image: Optional[np.ndarray]        # [H, W, 3] uint8, None on error
+    seconds: float
+    error: Optional[str] = None        # one line a user can read
+    stats: Optional[RenderStats] = None
+
+
+class RenderWorker:
+    def __init__(self, renderer: Optional[Renderer] = None, on_result: Optional[Callable[[RenderResult], None]] = None):
+        self.renderer = renderer or Renderer()
+        self.on_result = on_result
+        self._cond = threading.Condition()
+        self._pending: Optional[tuple[int, RenderState]] = None
+        self._latest: Optional[RenderResult] = None
+        self._next_id = 0
+        self._busy = False
+        self._stop = False
+        self.dropped = 0                      # requests replaced before they started
+        self._thread = threading.Thread(target=self._run, name="render-worker", daemon=True)
+        self._thread.start()
+
+    def submit(self, state: RenderState) -> int:
+        """Queue a render of `state`; returns its request id. Never blocks on rendering."""
+        with self._cond:
+            self._next_id += 1
+            if self._pending is not None:
+                self.dropped += 1
+            self._pending = (self._next_id, state)
+            self._cond.notify()
+            return self._next_id
+
+    def latest(self) -> Optional[RenderResult]:
+        """The newest finished result (None before the first)."""
+        with self._cond:
+            return self._latest
+
+    def take(self) -> Optional[RenderResult]:
+        """The newest finished result, once: later calls give None until another finishes."""
+        with self._cond:
+            r, self._latest = self._latest, None
+            return r
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._busy or self._pending is not None
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Block until nothing is pending or rendering (for tests and scripts)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._busy or self._pending is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                request_id, state = self._pending
+                self._pending = None
+                self._busy = True
+            t0 = time.perf_counter()
+            try:
+                image = self.renderer.render(state)
+                result = RenderResult(state, request_id, image, time.perf_counter() - t0,
+                                      stats=dataclasses.replace(self.renderer.stats))
+            except (ExplorerError, ValueError) as e:
+                result = RenderResult(state, request_id, None, time.perf_counter() - t0, error=str(e))
+            except Exception as e:  # keep serving whatever went wrong, but say what it was
+                line = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+                traceback.print_exc()
+                result = RenderResult(state, request_id, None, time.perf_counter() - t0, error=line)
+            with self._cond:
+                self._latest = result
+                self._busy = False
+                self._cond.notify_all()
+            if self.on_result is not None:
+                try:
+                    self.on_result(result)
+                except Exception:
+                    traceback.print_exc()

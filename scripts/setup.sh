@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Shared set-up for the two README commands: system packages (virtual display, OpenGL), then a virtualenv
+# with the CPU build of PyTorch and this project. Safe to run again: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${EXPLORER_VENV:-.venv}
+
+need_apt=()
+command -v Xvfb >/dev/null || need_apt+=(xvfb)
+command -v xdotool >/dev/null || need_apt+=(xdotool)
+[ -e /usr/lib/x86_64-linux-gnu/libGL.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libGL.so.1 ] || need_apt+=(libgl1 libglx-mesa0 libgl1-mesa-dri)
+if [ ${#need_apt[@]} -gt 0 ] && command -v apt-get >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing system packages: ${need_apt[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      xvfb xdotool x11-utils libgl1 libglx-mesa0 libgl1-mesa-dri >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c "import explorer, torch, dearpygui, pytest, python_avatars" 2>/dev/null; then
+  "$VENV/bin/pip" install -q --upgrade pip
+  # The CPU build of torch (a bare 'torch' requirement may pull a multi-GB CUDA build).
+  "$VENV/bin/pip" install -q "torch==2.13.0" || "$VENV/bin/pip" install -q torch --index-url https://download.pytorch.org/whl/cpu
+  "$VENV/bin/pip" install -q -e ".[test]"
+fi

@@ -1,0 +1,47 @@
+"""Shared fixtures: small generators with random weights, written in every supported format."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from explorer.io.native import save_generator
+from explorer.nn.config import GeneratorConfig
+from explorer.nn.generator import Generator
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def make_generator(seed: int = 0, **overrides) -> Generator:
+    """A small generator whose every parameter is non-trivial (noise strengths, biases, w_avg set)."""
+    kw = dict(img_resolution=32, z_dim=64, w_dim=64, mapping_layers=3, channel_base=512, channel_max=64, conv_clamp=256)
+    kw.update(overrides)
+    torch.manual_seed(seed)
+    G = Generator(GeneratorConfig(**kw)).eval()
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.2)
+            elif name.endswith(".bias") and "affine" not in name:
+                p.normal_(0, 0.1)
+        G.mapping.w_avg.normal_(0, 0.3)
+    return G.requires_grad_(False)
+
+
+@pytest.fixture
+def small_generator() -> Generator:
+    return make_generator()
+
+
+@pytest.fixture
+def native_checkpoint(tmp_path, small_generator):
+    return save_generator(small_generator, tmp_path / "small.safetensors")
+
+
+@pytest.fixture(autouse=True)
+def _marker_dir(tmp_path, monkeypatch):
+    """Where code embedded in a fixture pickle would leave its mark if anything ever executed it."""
+    monkeypatch.setenv("EXPLORER_TEST_MARKER_DIR", str(tmp_path))
+    yield
+    assert not (tmp_path / "MODULE_SRC_WAS_EXECUTED").exists(), "code embedded in a checkpoint was executed"
