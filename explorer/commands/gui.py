@@ -1,0 +1,49 @@
+"""`explorer gui`: the desktop app; with --screenshot it renders, saves the whole window as PNG and exits."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import add_checkpoint_arg, add_device_arg
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gui", help="open the explorer window")
+    add_checkpoint_arg(p)
+    add_device_arg(p)
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
+                   help="arithmetic for synthesis (default: fp16 on CUDA, fp32 on the CPU)")
+    p.add_argument("--session", default=None, metavar="JSON", help="start from a saved session")
+    p.add_argument("--screenshot", default=None, metavar="FILE",
+                   help="render, save the whole window to FILE (PNG) and exit")
+    p.add_argument("--frames", type=int, default=30, help="UI frames to draw before the screenshot (default 30)")
+    p.add_argument("--width", type=int, default=1400, help="window width, px")
+    p.add_argument("--height", type=int, default=900, help="window height, px")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from widgets.display import check_display
+
+    check_display()  # before Dear PyGui: without a display it aborts the process
+    from explorer.render.state import RenderState
+    from widgets.app import App
+
+    state = RenderState.load(args.session) if args.session else None
+    device = args.device if args.device != "auto" or state is None else None
+    precision = args.precision if args.precision != "auto" or state is None else None
+    app = App(checkpoint=args.checkpoint, device=device, precision=precision, state=state,
+              width=args.width, height=args.height)
+    try:
+        if args.screenshot is None:
+            app.run()
+            return 0
+        app.wait_for_render(timeout=600)     # the first real frame (the model loads on the worker)
+        app.run_frames(max(args.frames, 0))
+        app.screenshot(args.screenshot)
+        if app.last_frame is None:
+            print(f"explorer gui: error: {app.last_error}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        app.close()

@@ -1,0 +1,577 @@
+"""The explorer window: owns the RenderState, the render worker, the texture and the per-frame loop.
+
+    widget callback -> app.update_state(...) -> worker.submit(state)        (returns at once; latest wins)
+    every UI frame:  run queued callbacks, shortcut keys -> animate -> take a finished frame -> texture
+                     -> panels show the state -> status -> draw -> sleep to the frame-rate cap
+
+Dear PyGui hands callbacks to this loop (manual callback management), so every state change and every
+Dear PyGui call happens on the UI thread; torch runs only on the worker thread (and short background
+tasks such as writing a w file), so the UI never waits for a frame to render.
+
+Scripted use (tests, `explorer gui --screenshot`):
+    app = App(checkpoint="g.safetensors", device="cpu")
+    app.update_state(psi=0.5); app.wait_for_render(); img = app.current_image(); app.screenshot("w.png")
+"""
+from __future__ import annotations
+
+import collections
+import inspect
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+
+from explorer.errors import ExplorerError
+from explorer.images import ensure_outdir, save_png
+from explorer.render.state import RenderState, Source
+from explorer.render.worker import RenderResult, RenderWorker
+
+from . import keyboard, style
+from .capture_panel import CapturePanel
+from .display import check_display
+from .engine import Engine, check_w_file, save_current_w
+from .image_view import MAX_TEXTURE, ImageView
+from .latents_panel import LatentsPanel
+from .mixing_panel import MixingPanel
+from .model_info import ModelInfo, conform, model_fields
+from .model_panel import ModelPanel
+from .noise_panel import NoisePanel
+from .recent import RecentList
+from .status_panel import StatusPanel
+from .tasks import Task, TaskList
+from .truncation_panel import TruncationPanel
+
+CONTROLS_W = 470          # width of the control column, px
+STATUS_H = 76             # height of the status bar under the image, px
+IDLE_FPS = 20.0           # frame-rate cap while nobody touches the window: the CPU goes to the renderer
+INPUT_HOLD = 1.0          # seconds of the full frame rate after the last mouse or key input
+ANIM_SPEED = 0.25         # animation: t per second (A -> B in 4 s, then back)
+PNG_STATE_KEY = "explorer.render_state"
+SEED_MAX = 2 ** 32 - 1
+
+MOUSE_BUTTONS = (dpg.mvMouseButton_Left, dpg.mvMouseButton_Right, dpg.mvMouseButton_Middle)
+_context_made = False     # Dear PyGui crashes when a process creates a second context
+
+
+def invoke(callback: Optional[Callable], sender: Any = None, app_data: Any = None, user_data: Any = None) -> None:
+    """Call an item callback the way Dear PyGui does: with as many of (sender, app_data, user_data) as it takes."""
+    if callback is None:
+        return
+    n = len(inspect.signature(callback).parameters)
+    callback(*(sender, app_data, user_data)[:n])
+
+
+class App:
+    def __init__(
+        self,
+        checkpoint: Optional[str] = None,     # Generator to open (None: the state's, else the bundled one).
+        device: Optional[str] = None,         # 'auto', 'cpu' or 'cuda' (None: the state's).
+        precision: Optional[str] = None,      # 'auto', 'fp32', 'fp16' or 'bf16' (None: the state's).
+        state: Optional[RenderState] = None,  # Start from this state (a loaded session).
+        width: int = 1400,                    # Window size, px.
+        height: int = 900,
+        fps_limit: float = 60.0,              # UI frame-rate cap while the user interacts (0 = none).
+        idle_fps: float = IDLE_FPS,           # Cap when there is no input (drawing costs CPU time too).
+        recent_file: Optional[str] = None,    # Where the recent-checkpoints list lives (default: XDG config).
+        capture_dir: str = "captures",        # Where Save image / Save w write.
+        title: str = "StyleGAN explorer",
+    ):
+        global _context_made
+        if _context_made:
+            raise RuntimeError("one App per process: Dear PyGui cannot create a second context")
+        check_display()
+        base = state or RenderState()
+        self._state = base.replace(
+            checkpoint=str(Path(checkpoint).expanduser().resolve()) if checkpoint else base.checkpoint,
+            device=device or base.device, precision=precision or base.precision)
+        self.info: Optional[ModelInfo] = None            # the model on screen
+        self.last_frame: Optional[RenderResult] = None   # the frame on screen
+        self.last_result: Optional[RenderResult] = None  # the newest result, frame or error
+        self.last_error: Optional[str] = None
+        self.model_error: Optional[str] = None
+        self.last_saved: Optional[str] = None
+        self.animating = False
+        self.ui_fps = 0.0
+        self.tasks = TaskList()
+        self.recent = RecentList(recent_file)
+        self.capture_dir = Path(capture_dir)
+        self.fps_limit = fps_limit
+        self.idle_fps = idle_fps
+
+        self._image: Optional[np.ndarray] = None
+        self._lock = threading.Lock()
+        self._incoming: Optional[tuple[RenderResult, Optional[ModelInfo]]] = None
+        self._submitted_id = 0
+        self._seen_id = 0
+        self._good_model: Optional[tuple] = None         # model fields of the last state that rendered
+        self._load_task: Optional[Task] = None
+        self._load_request = 0
+        self._text_inputs: list[str] = []
+        self._threads: list[threading.Thread] = []
+        self._dirty = True
+        self._anim_dir, self._anim_last = 1.0, time.perf_counter()
+        self._frame_no = 0
+        self._frame_times: collections.deque[float] = collections.deque(maxlen=90)
+        self._next_frame = 0.0
+        self._last_input = time.perf_counter()
+        self._mouse: tuple = ()
+        self._capture_n = 0
+        self._old_textures: list[tuple[int, Any, np.ndarray]] = []
+
+        self.engine = Engine()
+        self.worker = RenderWorker(self.engine, on_result=self._on_result)
+        _context_made = True
+        self._build(title, width, height)
+        self._submit()
+
+    # --- building -------------------------------------------------------------------------------------
+    def _build(self, title: str, width: int, height: int) -> None:
+        dpg.create_context()
+        dpg.configure_app(manual_callback_management=True)
+        with dpg.texture_registry(tag="textures"):
+            self._tex_buf = np.full((1, 1, 3), 0.2, np.float32)
+            self.texture_tag = dpg.add_raw_texture(1, 1, self._tex_buf, format=dpg.mvFormat_Float_rgb)
+            self.texture_size = (1, 1)
+            self.texture_zoom = 1
+        self.view = ImageView(self)
+        self.status = StatusPanel(self)
+        self.panels = [ModelPanel(self), LatentsPanel(self), MixingPanel(self), NoisePanel(self),
+                       TruncationPanel(self), CapturePanel(self)]
+        with dpg.window(tag="main"):
+            with dpg.group(horizontal=True):
+                with dpg.child_window(tag="controls", width=CONTROLS_W, height=-1):
+                    for panel in self.panels:
+                        with dpg.collapsing_header(label=panel.title, default_open=True,
+                                                   tag=f"header.{type(panel).__name__}"):
+                            panel.build()
+                with dpg.group():
+                    with dpg.child_window(tag="view.area", width=-1, height=-STATUS_H - 8, border=False,
+                                          no_scrollbar=True):
+                        self.view.build()
+                    with dpg.child_window(tag="status", width=-1, height=-1):
+                        self.status.build()
+        for panel in self.panels:
+            panel.build_dialogs()
+        dpg.create_viewport(title=title, width=width, height=height, x_pos=0, y_pos=0)
+        dpg.setup_dearpygui()
+        dpg.show_viewport()
+        dpg.set_primary_window("main", True)
+
+    def register_text_input(self, tag: str) -> None:
+        """Keyboard shortcuts pause while this item has the keyboard."""
+        self._text_inputs.append(tag)
+
+    def typing(self) -> bool:
+        return any(dpg.is_item_active(t) for t in self._text_inputs if dpg.does_item_exist(t))
+
+    # --- the state --------------------------------------------------------------------------------------
+    @property
+    def state(self) -> RenderState:
+        return self._state
+
+    def set_state(self, state: RenderState) -> None:
+        """Make `state` the one on screen: queue its render (never waits)."""
+        if state == self._state:
+            return
+        self._state = state
+        self._dirty = True
+        self._submit()
+
+    def update_state(self, **changes: Any) -> None:
+        """state.replace(**changes); a value the state refuses shows as an error and changes nothing."""
+        try:
+            self.set_state(self._state.replace(**changes))
+        except ValueError as e:
+            self.show_error(str(e))
+
+    def set_seed(self, which: str, seed: int) -> None:
+        """Source A or B becomes a seed (keeping its class)."""
+        src: Source = getattr(self._state, which)
+        self.update_state(**{which: Source(seed=int(min(max(seed, 0), SEED_MAX)), class_idx=src.class_idx)})
+
+    def load_w(self, which: str, path: str, row: int = 0) -> None:
+        """Source A or B becomes row `row` of a w / w+ .npz (checked against the model before use)."""
+        if self.info is None:
+            self.show_error("no model loaded yet")
+            return
+        try:
+            rows = check_w_file(path, self.info)
+        except ExplorerError as e:
+            self.show_error(str(e))
+            return
+        if not 0 <= row < rows:
+            self.show_error(f"{path}: row {row} out of range (file has {rows})")
+            return
+        src: Source = getattr(self._state, which)
+        self.update_state(**{which: Source(seed=src.seed, w_path=str(Path(path).expanduser().resolve()),
+                                           w_row=row, class_idx=src.class_idx)})
+
+    def load_checkpoint(self, path: str) -> None:
+        """Open another generator; it loads on the worker, and a failure keeps the current one."""
+        path = (path or "").strip()
+        if path:
+            self.update_state(checkpoint=str(Path(path).expanduser().resolve()))
+
+    def set_animating(self, on: bool) -> None:
+        self.animating = bool(on)
+        self._anim_last = time.perf_counter()
+        self._dirty = True
+
+    # --- errors and long work ----------------------------------------------------------------------------
+    def show_error(self, message: str) -> None:
+        self.last_error = message
+        self._dirty = True
+
+    def clear_error(self) -> None:
+        self.last_error = None
+        self._dirty = True
+
+    def begin_task(self, name: str, cancellable: bool = False) -> Task:
+        """Show a progress bar for long work (any thread); check task.cancelled between steps."""
+        return self.tasks.begin(name, cancellable)
+
+    def set_progress(self, fraction: float, task: Optional[Task] = None) -> None:
+        task = task or self.tasks.current
+        if task is not None:
+            task.set_progress(fraction)
+
+    def end_task(self, task: Optional[Task] = None) -> None:
+        self.tasks.end(task)
+
+    def run_task(self, name: str, work: Callable[[Task], None], cancellable: bool = False) -> Task:
+        """Run `work(task)` on a background thread under a progress bar; its errors show in the status bar."""
+        task = self.begin_task(name, cancellable)
+
+        def run() -> None:
+            try:
+                work(task)
+            except ExplorerError as e:
+                self.show_error(str(e))
+            except Exception as e:  # a bug: say what it was, keep the app alive
+                traceback.print_exc()
+                self.show_error(f"{type(e).__name__}: {e}".splitlines()[0])
+            finally:
+                self.end_task(task)
+
+        thread = threading.Thread(target=run, name=f"task: {name}", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return task
+
+    def wait_tasks(self, timeout: float = 60.0) -> None:
+        """Let background tasks finish while the UI keeps drawing (for scripts and tests)."""
+        deadline = time.monotonic() + timeout
+        while any(t.is_alive() for t in self._threads):
+            if time.monotonic() > deadline:
+                raise TimeoutError("background tasks still running")
+            self.frame()
+        self.frame()
+
+    # --- capture -------------------------------------------------------------------------------------------
+    def set_capture_dir(self, path: str) -> None:
+        self.capture_dir = Path(path.strip() or ".")
+        self._capture_n = 0
+
+    def _next_capture_path(self, stem: str, suffix: str) -> Path:
+        folder = ensure_outdir(self.capture_dir)
+        if self._capture_n == 0:
+            taken = [int(p.stem.split("-")[-1]) for p in folder.glob("*-[0-9][0-9][0-9][0-9].*")
+                     if p.stem.split("-")[-1].isdigit()]
+            self._capture_n = max(taken, default=0)
+        self._capture_n += 1
+        return folder / f"{stem}-{self._capture_n:04d}{suffix}"
+
+    def _displayed_state(self) -> Optional[RenderState]:
+        if self.last_frame is None:
+            self.show_error("nothing rendered yet")
+            return None
+        return conform(self.last_frame.state, self.info)
+
+    def save_image(self, path: "Optional[str | Path]" = None) -> Optional[Path]:
+        """Write the frame on screen as PNG, its RenderState in a text chunk and in a .json beside it."""
+        state = self._displayed_state()
+        if state is None or self._image is None:
+            return None
+        try:
+            path = Path(path) if path is not None else self._next_capture_path("explorer", ".png")
+        except ExplorerError as e:
+            self.show_error(str(e))
+            return None
+        image = self._image
+
+        def work(task: Task) -> None:
+            save_png(path, image, text={PNG_STATE_KEY: state.to_json(), "Software": "stylegan-explorer"})
+            state.save(path.with_suffix(".json"))
+            self.last_saved = f"saved {path} (+ .json)"
+            self._dirty = True
+
+        self.run_task(f"saving {path.name}", work)
+        return path
+
+    def save_w(self, path: "Optional[str | Path]" = None) -> Optional[Path]:
+        """Write the ws of the frame on screen (after mixing, truncation, interpolation) as w+ .npz."""
+        state = self._displayed_state()
+        G, info = self.engine.current
+        if state is None:
+            return None
+        if G is None or info is None or self.info is None or info.key != self.info.key:
+            self.show_error("a model is loading; save the w once it is on screen")
+            return None
+        try:
+            path = Path(path) if path is not None else self._next_capture_path("w", ".npz")
+        except ExplorerError as e:
+            self.show_error(str(e))
+            return None
+
+        def work(task: Task) -> None:
+            save_current_w(G, state, path)
+            self.last_saved = f"saved {path}"
+            self._dirty = True
+
+        self.run_task(f"saving {path.name}", work)
+        return path
+
+    def save_session(self, path: "str | Path") -> None:
+        try:
+            self._state.save(path)
+            self.last_saved = f"session saved to {path}"
+            self._dirty = True
+        except ExplorerError as e:
+            self.show_error(str(e))
+
+    def load_session(self, path: "str | Path") -> None:
+        try:
+            self.set_state(RenderState.load(path))
+        except ExplorerError as e:
+            self.show_error(str(e))
+
+    # --- rendering ---------------------------------------------------------------------------------------
+    def _submit(self) -> None:
+        self._submitted_id = self.worker.submit(self._state)
+        if model_fields(self._state) != self._good_model:   # a model to load first
+            name = Path(self._state.checkpoint).name if self._state.checkpoint else "the default model"
+            if self._load_task is None:
+                self._load_task = self.begin_task(f"loading {name}")
+            self._load_task.name = f"loading {name}"
+            self._load_request = self._submitted_id
+
+    def _on_result(self, result: RenderResult) -> None:
+        """Worker thread: hand the result and the model that drew it to the UI thread."""
+        with self._lock:
+            self._incoming = (result, self.engine.info)
+
+    def _take_result(self) -> None:
+        with self._lock:
+            item, self._incoming = self._incoming, None
+        if item is None:
+            return
+        result, info = item
+        self._seen_id = max(self._seen_id, result.request_id)
+        self.last_result = result
+        if self._load_task is not None and result.request_id >= self._load_request:
+            self.end_task(self._load_task)
+            self._load_task = None
+        if info is not None and (self.info is None or info.key != self.info.key):
+            self._good_model = model_fields(result.state)
+            self._model_loaded(info)
+        if result.error is not None:
+            self.show_error(result.error)
+            failed = model_fields(result.state)
+            if failed != self._good_model and failed == model_fields(self._state):
+                # The model did not load (or the device does not exist): keep the one on screen.
+                self.model_error = result.error
+                if self._good_model is not None:
+                    checkpoint, device, precision = self._good_model
+                    self.set_state(self._state.replace(checkpoint=checkpoint, device=device, precision=precision))
+            return
+        self._good_model = model_fields(result.state)
+        self._show(result)
+
+    def _model_loaded(self, info: ModelInfo) -> None:
+        self.info = info
+        self.model_error = None
+        if not info.demo:
+            self.recent.add(info.path)
+        for panel in self.panels:
+            panel.on_model(info)
+        self.set_state(conform(self._state, info))
+        self._dirty = True
+
+    def _show(self, result: RenderResult) -> None:
+        self._image = result.image
+        self.last_frame = result
+        self._upload()
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(width, height) of the frame on screen ((0, 0) before the first)."""
+        return (0, 0) if self._image is None else (self._image.shape[1], self._image.shape[0])
+
+    def set_zoom(self, zoom: int) -> None:
+        """Show the frame enlarged `zoom` times with crisp pixels (the view asks when the window changes)."""
+        zoom = max(int(zoom), 1)
+        if zoom != self.texture_zoom:
+            self.texture_zoom = zoom
+            self._upload()
+
+    def _upload(self) -> None:
+        """Copy the frame into the texture's buffer in place; a new size or zoom makes a new texture.
+
+        Dear PyGui samples textures bilinearly, so an integer zoom is done here, by pixel replication
+        in the same pass as the uint8 -> float conversion: the image stays crisp at any zoom.
+        """
+        if self._image is None:
+            return
+        h, w = self._image.shape[:2]
+        z = self.texture_zoom = min(self.texture_zoom, max(MAX_TEXTURE // max(w, h), 1))
+        if self.texture_size != (w * z, h * z):
+            self._make_texture(w * z, h * z)
+        np.multiply(self._image[:, None, :, None, :], np.float32(1 / 255),
+                    out=self._tex_buf.reshape(h, z, w, z, 3))
+
+    def _make_texture(self, w: int, h: int) -> None:
+        """A new raw texture; the old one is freed a few frames later, once nothing draws it."""
+        old = (self._frame_no + 3, self.texture_tag, self._tex_buf)
+        self._tex_buf = np.zeros((h, w, 3), np.float32)
+        self.texture_tag = dpg.add_raw_texture(w, h, self._tex_buf, format=dpg.mvFormat_Float_rgb, parent="textures")
+        self.texture_size = (w, h)
+        self.view.retarget()
+        self._old_textures.append(old)
+
+    def _free_old_textures(self) -> None:
+        keep = []
+        for due, tag, buf in self._old_textures:
+            if self._frame_no >= due:
+                dpg.delete_item(tag)
+            else:
+                keep.append((due, tag, buf))
+        self._old_textures = keep
+
+    def _animate(self, now: float) -> None:
+        dt = min(now - self._anim_last, 0.1)
+        self._anim_last = now
+        t = self._state.t + self._anim_dir * dt * ANIM_SPEED
+        if not 0.0 <= t <= 1.0:
+            self._anim_dir = -self._anim_dir
+            t = min(max(t, 0.0), 1.0)
+        self.update_state(t=round(t, 4))
+
+    # --- the loop ----------------------------------------------------------------------------------------
+    def frame(self) -> None:
+        """One UI frame. Never waits on the renderer; sleeps only to hold the frame-rate cap."""
+        now = time.perf_counter()
+        had_input = self._run_callbacks() | keyboard.poll(self)
+        self._watch_input(now, had_input)
+        if self.animating:
+            self._animate(now)
+        self._take_result()
+        if self._dirty:
+            self._dirty = False
+            for panel in self.panels:
+                panel.sync(self._state)
+        self.status.tick()
+        self.view.tick()
+        dpg.render_dearpygui_frame()
+        self._frame_no += 1
+        self._free_old_textures()
+        end = time.perf_counter()
+        self._frame_times.append(end)
+        if len(self._frame_times) > 1:
+            self.ui_fps = (len(self._frame_times) - 1) / max(self._frame_times[-1] - self._frame_times[0], 1e-6)
+        cap = self._frame_cap(end)
+        if cap:
+            self._next_frame = max(self._next_frame + 1 / cap, end - 0.1)
+            if self._next_frame > end:
+                time.sleep(self._next_frame - end)
+
+    def note_input(self) -> None:
+        """Count as user input: the full frame rate for the next INPUT_HOLD seconds."""
+        self._last_input = time.perf_counter()
+
+    def _watch_input(self, now: float, had_input: bool) -> None:
+        mouse = tuple(dpg.get_mouse_pos(local=False))
+        if had_input or mouse != self._mouse or any(dpg.is_mouse_button_down(b) for b in MOUSE_BUTTONS):
+            self._last_input = now
+        self._mouse = mouse
+
+    def _frame_cap(self, now: float) -> float:
+        """Full rate while the user interacts or fast frames stream in (animation); else the idle rate."""
+        if not self.fps_limit:
+            return 0.0
+        streaming = self.animating and self.last_frame is not None and self.last_frame.seconds < 1 / self.idle_fps
+        if now - self._last_input < INPUT_HOLD or streaming:
+            return self.fps_limit
+        return min(self.fps_limit, self.idle_fps)
+
+    def _run_callbacks(self) -> bool:
+        """Run the callbacks Dear PyGui queued last frame; True when there were any (user input)."""
+        jobs = dpg.get_callback_queue() or ()
+        for job in jobs:
+            try:
+                invoke(job[0], *job[1:4])
+            except ExplorerError as e:
+                self.show_error(str(e))
+            except Exception as e:  # a bug in a callback must not close the window
+                traceback.print_exc()
+                self.show_error(f"{type(e).__name__}: {e}".splitlines()[0])
+        return bool(jobs)
+
+    def run(self) -> None:
+        """The interactive loop, until the window is closed."""
+        while dpg.is_dearpygui_running():
+            self.frame()
+
+    def run_frames(self, n: int) -> None:
+        for _ in range(n):
+            self.frame()
+
+    @property
+    def worker_busy(self) -> bool:
+        return self.worker.busy
+
+    def wait_for_render(self, timeout: float = 120.0) -> Optional[RenderResult]:
+        """Draw frames until the newest request has come back (frame or error); returns that result."""
+        deadline = time.monotonic() + timeout
+        while self._seen_id < self._submitted_id or self._incoming is not None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no frame after {timeout} s")
+            self.frame()
+        self.frame()
+        return self.last_result
+
+    def current_image(self) -> Optional[np.ndarray]:
+        """The frame on screen, HxWx3 uint8 (a copy)."""
+        return None if self._image is None else self._image.copy()
+
+    def screenshot(self, path: "Optional[str | Path]" = None, settle_frames: int = 3) -> np.ndarray:
+        """The whole window as HxWx3 uint8 (saved as PNG when a path is given)."""
+        self.run_frames(settle_frames)   # captures lag the state by about two frames
+        box: dict[str, Any] = {}
+        dpg.output_frame_buffer(callback=lambda sender, buffer: box.setdefault("buffer", buffer))
+        for _ in range(60):
+            self.frame()
+            if "buffer" in box:
+                break
+        else:
+            raise ExplorerError("the window could not be captured")
+        buffer = box["buffer"]
+        w, h = buffer.get_width(), buffer.get_height()
+        rgba = np.asarray(np.array(buffer), np.float32).reshape(h, w, 4)
+        rgb = np.ascontiguousarray((rgba[..., :3] * 255 + 0.5).clip(0, 255).astype(np.uint8))
+        if path is not None:
+            save_png(path, rgb)
+        return rgb
+
+    def close(self) -> None:
+        self.worker.close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        dpg.destroy_context()
+        style.forget_themes()
+
+
+__all__ = ["App", "invoke", "PNG_STATE_KEY"]

@@ -1,0 +1,116 @@
+"""What the panels know about the loaded generator: plain data, no torch.
+
+The engine (widgets/engine.py) builds one ModelInfo per loaded model from its layer table; panels read it
+to label and colour sliders (w index -> resolution -> coarse/middle/fine) and to size the mixing and noise
+panels. `conform` fits a RenderState to a model, so a state made for one model renders on another.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Optional
+
+from explorer.render.state import RenderState, Source
+
+LEVELS = ("coarse", "middle", "fine")
+
+
+@dataclasses.dataclass(frozen=True)
+class WSlotInfo:
+    index: int          # w index.
+    resolution: int     # Resolution it is counted at (2 ws per resolution).
+    level: str          # 'coarse', 'middle' or 'fine'.
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseLayerInfo:
+    index: int          # Position in RenderState.noise_scales.
+    name: str           # Synthesis layer, e.g. 'b16.conv0'.
+    resolution: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    key: tuple                              # Identifies the loaded model (path, mtime, device, precision).
+    path: str                               # The file it came from.
+    kind: str                               # 'native', 'nvlabs' or 'torch'.
+    demo: bool                              # A random-weight demo model (nothing trained)?
+    resolution: int
+    z_dim: int
+    w_dim: int
+    c_dim: int
+    num_ws: int
+    ws: tuple[WSlotInfo, ...]
+    noise_layers: tuple[NoiseLayerInfo, ...]
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    @property
+    def label(self) -> str:
+        """One line for the window: which model is on screen, and a warning when it is the untrained demo."""
+        if self.demo:
+            return "Random-weight demo model (untrained): open a checkpoint in the Model panel"
+        return f"{self.name}  ({self.resolution} px)"
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """The levels this model has, in order (a 32 px model has no fine level)."""
+        return tuple(lvl for lvl in LEVELS if self.level_indices(lvl))
+
+    def level_indices(self, level: str) -> list[int]:
+        return [s.index for s in self.ws if s.level == level]
+
+    @property
+    def noise_resolutions(self) -> tuple[int, ...]:
+        return tuple(sorted({n.resolution for n in self.noise_layers}))
+
+    def summary_lines(self) -> list[str]:
+        kinds = {"native": "explorer safetensors", "nvlabs": "NVlabs pickle", "torch": "rosinality torch.save"}
+        lines = [self.name + ("  [random-weight demo]" if self.demo else ""),
+                 f"{kinds.get(self.kind, self.kind)}, on {self.device} ({self.dtype})",
+                 f"{self.resolution} px, num_ws {self.num_ws}, z {self.z_dim}, w {self.w_dim}"
+                 + (f", {self.c_dim} classes" if self.c_dim else "")]
+        for lvl in self.levels:
+            idx = self.level_indices(lvl)
+            res = sorted({self.ws[i].resolution for i in idx})
+            lines.append(f"{lvl:<7} w {_span(idx):<6} {res[0]}-{res[-1]} px" if len(res) > 1
+                         else f"{lvl:<7} w {_span(idx):<6} {res[0]} px")
+        lines.append(f"noise   {len(self.noise_layers)} layers" if self.noise_layers else "noise   none")
+        return lines
+
+
+def conform(state: RenderState, info: Optional[ModelInfo]) -> RenderState:
+    """The state fitted to a model: a class for conditional models (none otherwise), per-layer lists trimmed."""
+    if info is None:
+        return state
+
+    def fit(src: Source) -> Source:
+        if info.c_dim == 0:
+            return src if src.class_idx is None else dataclasses.replace(src, class_idx=None)
+        if src.class_idx is None or not 0 <= src.class_idx < info.c_dim:
+            return dataclasses.replace(src, class_idx=0)
+        return src
+
+    res = set(info.noise_resolutions)
+    return state.replace(
+        a=fit(state.a), b=fit(state.b),
+        mix=tuple(state.mix[:info.num_ws]),
+        noise_scales=tuple(state.noise_scales[:len(info.noise_layers)]),
+        noise_off_res=tuple(r for r in state.noise_off_res if r in res),
+        cutoff=None if state.cutoff is None else min(state.cutoff, info.num_ws),
+    )
+
+
+def model_fields(state: RenderState) -> tuple:
+    """The part of a state that picks the model: changing it means loading one."""
+    return (state.checkpoint, state.device, state.precision)
+
+
+def _span(idx: list[int]) -> str:
+    if not idx:
+        return "-"
+    return f"{idx[0]}-{idx[-1]}" if len(idx) > 1 else str(idx[0])

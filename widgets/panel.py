@@ -1,0 +1,36 @@
+"""What every panel is to the app: it builds its items once, rebuilds model-dependent ones, mirrors the state.
+
+Panels read the state from `app.state` and change it only through the app (`app.update_state(...)`,
+`app.set_state(...)` and the app's named actions), so the RenderState stays the one truth about the frame.
+Item tags are '<panel>.<name>' strings, which tests and keyboard handling address directly.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from explorer.render.state import RenderState
+
+from .model_info import ModelInfo
+
+if TYPE_CHECKING:
+    from .app import App
+
+
+class Panel:
+    title = ""
+
+    def __init__(self, app: "App"):
+        self.app = app
+
+    def build(self) -> None:
+        """Create the items inside the current Dear PyGui container."""
+        raise NotImplementedError
+
+    def build_dialogs(self) -> None:
+        """Create file dialogs (root items, outside every window); hidden until asked for."""
+
+    def on_model(self, info: Optional[ModelInfo]) -> None:
+        """A new model finished loading: rebuild what depends on its layers."""
+
+    def sync(self, state: RenderState) -> None:
+        """Show `state` (it may have changed from elsewhere: a session, the keyboard, the animation)."""
