@@ -1,0 +1,54 @@
+"""`explorer mix`: the style-mixing figure (NVlabs style_mixing.py layout), one level or all levels."""
+from __future__ import annotations
+
+import argparse
+
+from . import add_checkpoint_arg, add_device_arg
+from .video import add_look_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("mix", help="style-mixing grid: row seeds with the column seeds' styles",
+                       epilog="With --state and no --rows/--cols, the figure mixes the session's A (row) and B (column).")
+    add_checkpoint_arg(p)
+    p.add_argument("--rows", default=None, help="row seeds (left column), e.g. 1,2,3")
+    p.add_argument("--cols", default=None, help="column seeds (top row), whose styles are copied in")
+    p.add_argument("--styles", default="coarse",
+                   help="w indices taken from the column seed: coarse (default), middle, fine, 0-3, 0,2,5, or "
+                        "all-levels for one block of rows per level")
+    add_look_args(p, state_help="a saved session: its truncation, class, edits and noise apply to every image; "
+                                "without --rows/--cols it mixes the session's A (row) and B (column)")
+    p.add_argument("--batch", type=int, default=None, help="images per forward pass (default: by resolution)")
+    p.add_argument("--out", required=True, help="the PNG to write")
+    add_device_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from ..errors import ExplorerError
+    from ..grid import mix_figure, mix_grid_from_state
+    from ..images import save_png
+    from ..latents import parse_seeds
+    from ..render.renderer import Renderer
+    from ..render.state import Source
+    from .video import state_from_args
+
+    if (args.rows is None) != (args.cols is None):
+        raise ExplorerError("give both --rows and --cols")
+    if args.rows is None and not args.state:
+        raise ExplorerError("give --rows and --cols (seeds), or --state to mix a session's A and B")
+    state = state_from_args(args)
+    renderer = Renderer()
+    if args.rows is None:
+        fig = mix_grid_from_state(state, args.styles, renderer, batch_size=args.batch)
+    else:
+        rows = [Source(seed=s) for s in parse_seeds(args.rows)]
+        cols = [Source(seed=s) for s in parse_seeds(args.cols)]
+        fig = mix_figure(state, rows, cols, args.styles, renderer, batch_size=args.batch)
+    out = save_png(args.out, fig.image, text={"explorer.figure": json.dumps(fig.description),
+                                              "explorer.render_state": state.to_json()})
+    h, w = fig.image.shape[:2]
+    print(f"wrote {out} ({w}x{h})")
+    return 0

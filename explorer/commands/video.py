@@ -1,0 +1,123 @@
+"""`explorer video`: a walk through keyframes (seeds, projected ws, a session's A and B) as MP4 or GIF.
+
+Ctrl+C keeps a valid, shorter video of the frames rendered so far and exits with status 130 (the shell's
+code for "stopped by SIGINT"), so scripts can tell a partial result from a complete one.
+"""
+from __future__ import annotations
+
+import argparse
+
+from . import add_checkpoint_arg, add_device_arg
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("video", help="render an interpolation walk through keyframes to .mp4 or .gif")
+    add_checkpoint_arg(p)
+    keys = p.add_mutually_exclusive_group()
+    keys.add_argument("--seeds", default=None, help="keyframe seeds in order, e.g. 1,5,9 or 0-7")
+    keys.add_argument("--projected-w", nargs="+", default=None, metavar="NPZ",
+                      help="keyframes from .npz files (key 'w'), every row of each file in order")
+    p.add_argument("--frames-per-seed", "--frames-per-key", dest="frames_per_key", type=int, default=60, metavar="F",
+                   help="frames from one keyframe to the next (default 60); an open walk has (K-1)*F+1 "
+                        "frames and ends on its last keyframe, a loop K*F frames")
+    p.add_argument("--loop", action="store_true", help="return to the first keyframe (seamless when repeated)")
+    p.add_argument("--space", choices=["w", "z"], default="w", help="interpolate in W (default) or slerp in Z")
+    p.add_argument("--interp", choices=["linear", "cubic"], default=None,
+                   help="path through the keyframes in W: cubic (Catmull-Rom, default) or linear")
+    add_look_args(p, state_help="a saved session: the walk stands in for its source A (without keyframes it "
+                                "walks A to B); its truncation, mixing with B, edits and noise apply to every frame")
+    p.add_argument("--fps", type=float, default=30, help="frames per second (default 30; GIF at most 50)")
+    p.add_argument("--size", default=None, metavar="WxH",
+                   help="resize frames (Lanczos); MP4 needs even sizes (H.264 in yuv420p)")
+    p.add_argument("--batch", type=int, default=None, help="frames per forward pass (default: by resolution)")
+    p.add_argument("--crf", type=int, default=18, help="x264 quality, 0 (lossless) .. 51 (worst), default 18")
+    p.add_argument("--out", required=True, help="walk.mp4 or walk.gif")
+    add_device_arg(p)
+    p.set_defaults(func=run)
+
+
+def add_look_args(p: argparse.ArgumentParser, state_help: str) -> None:
+    """Options that decide how every image looks; with --state they override the session's values."""
+    p.add_argument("--state", default=None, metavar="JSON", help=state_help)
+    p.add_argument("--trunc", dest="psi", type=float, default=None, help="truncation psi (default 1)")
+    p.add_argument("--cutoff", type=int, default=None, help="truncate only the first K w indices")
+    p.add_argument("--noise-mode", default=None, choices=["const", "random", "none"], help="default const")
+    p.add_argument("--noise-seed", type=int, default=None, help="seed of the noise for --noise-mode random")
+    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label for conditional models")
+
+
+def state_from_args(args: argparse.Namespace):
+    """A RenderState from --state (if given) with the command line's explicit options applied on top."""
+    import dataclasses
+
+    from ..errors import ExplorerError
+    from ..render.state import RenderState
+
+    state = RenderState.load(args.state) if args.state else RenderState()
+    changes = {}
+    if args.checkpoint:
+        changes["checkpoint"] = args.checkpoint
+    if args.device != "auto" or not args.state:
+        changes["device"] = args.device
+    for name, field in (("psi", "psi"), ("cutoff", "cutoff"), ("noise_mode", "noise_mode"), ("noise_seed", "noise_seed")):
+        if getattr(args, name) is not None:
+            changes[field] = getattr(args, name)
+    if args.class_idx is not None:
+        changes["a"] = dataclasses.replace(state.a, class_idx=args.class_idx)
+        changes["b"] = dataclasses.replace(state.b, class_idx=args.class_idx)
+    try:
+        return state.replace(**changes)
+    except ValueError as e:
+        raise ExplorerError(str(e)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from tqdm import tqdm
+
+    from ..errors import ExplorerError
+    from ..latents import parse_seeds
+    from ..render.renderer import Renderer
+    from ..video import (RecordingInterrupted, Walk, keyframes_from_npz, keyframes_from_seeds, parse_size,
+                         render_walk)
+
+    if args.batch is not None and args.batch < 1:
+        raise ExplorerError("--batch must be >= 1")
+    if not 0 <= args.crf <= 51:
+        raise ExplorerError("--crf must be in 0..51")
+    state = state_from_args(args)
+    renderer = Renderer()
+    if args.seeds is not None:
+        keys = keyframes_from_seeds(parse_seeds(args.seeds))
+    elif args.projected_w:
+        G = renderer.model_for(state).G
+        keys = keyframes_from_npz(args.projected_w, G.num_ws, G.w_dim)
+    elif args.state:
+        keys = (state.a, state.b)
+    else:
+        raise ExplorerError("give keyframes: --seeds, --projected-w or --state (walks its A and B)")
+    interp = args.interp or ("linear" if args.space == "z" else "cubic")
+    walk = Walk(keys, frames_per_key=args.frames_per_key, loop=args.loop, interp=interp, space=args.space)
+
+    bar = tqdm(total=len(walk), desc="video", unit="frame", disable=None)
+    try:
+        result = render_walk(walk, state, args.out, fps=args.fps, size=parse_size(args.size),
+                             batch_size=args.batch, renderer=renderer, crf=args.crf,
+                             progress=lambda done, total: bar.update(done - bar.n))
+    except RecordingInterrupted as e:
+        bar.close()
+        r = e.result
+        if r.path is None:
+            print("explorer video: interrupted before the first frame; nothing written", file=sys.stderr)
+        else:
+            print(f"explorer video: interrupted; kept {r.frames} of {r.requested} frames in {r.path} "
+                  f"({r.frames / args.fps:.2f} s, a valid video)", file=sys.stderr)
+        return 130
+    bar.close()
+    total = result.render_seconds + result.encode_seconds
+    w, h = result.size
+    print(f"wrote {result.path}: {result.frames} frames of {w}x{h}, {result.frames / args.fps:.2f} s at "
+          f"{args.fps:g} fps (render {result.render_seconds:.1f} s, encode {result.encode_seconds:.1f} s"
+          f"{f', {result.frames / total:.1f} frames/s' if total > 0 else ''})")
+    return 0
