@@ -38,6 +38,15 @@ def test_generate_writes_one_png_per_seed_matching_the_model(tmp_path, native_ch
     assert np.abs(a - b).mean() > 1   # different seeds, different images
 
 
+def test_generate_grid_holds_every_seed_in_order(tmp_path, native_checkpoint):
+    grid = tmp_path / "grid.png"
+    assert main(["generate", "--checkpoint", str(native_checkpoint), "--seeds", "0-4", "--outdir", str(tmp_path / "o"),
+                 "--grid", str(grid), "--grid-cols", "3"]) == 0
+    g = np.asarray(Image.open(grid))
+    assert g.shape == (2 * 32, 3 * 32, 3)
+    assert np.array_equal(g[32:, 32:64], np.asarray(Image.open(tmp_path / "o" / "seed0004.png")))
+
+
 def test_generate_cutoff_and_noise_modes(tmp_path, native_checkpoint):
     for mode in ("const", "random", "none"):
         assert main(["generate", "--checkpoint", str(native_checkpoint), "--seeds", "3", "--trunc", "0.5",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -21,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--projected-w", default=None, metavar="NPZ", help="render ws from an .npz (key 'w') instead of seeds")
     p.add_argument("--state", default=None, metavar="JSON", help="render a saved RenderState session")
     p.add_argument("--outdir", required=True, help="where to write the PNGs")
+    p.add_argument("--grid", default=None, metavar="PNG", help="also write all images as one grid to this file")
+    p.add_argument("--grid-cols", type=int, default=8, help="columns of --grid (default 8)")
     add_device_arg(p)
     p.set_defaults(func=run)
 
@@ -28,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 @torch.no_grad()
 def run(args: argparse.Namespace) -> int:
     from ..errors import ExplorerError
-    from ..images import ensure_outdir, save_png, to_numpy_images
+    from ..images import ensure_outdir, image_grid, save_png, to_numpy_images
     from ..io import load_generator
     from ..latents import load_ws, one_hot, parse_seeds, zs_from_seeds
 
@@ -48,12 +51,21 @@ def run(args: argparse.Namespace) -> int:
         return 0
     seeds = parse_seeds(args.seeds)
     c = one_hot(args.class_idx, G.c_dim, device=dev)
+    images = []
     for seed in tqdm(seeds, desc="generate", unit="img", disable=len(seeds) < 2):
         z = zs_from_seeds([seed], G.z_dim, dev)
         noise = G.make_noise(seed) if args.noise_mode == "random" else None
         img = G(z, c, truncation_psi=args.psi, truncation_cutoff=args.cutoff, noise_mode=args.noise_mode, noise=noise)
-        save_png(outdir / f"seed{seed:04d}.png", to_numpy_images(img)[0])
+        pixels = to_numpy_images(img)[0]
+        save_png(outdir / f"seed{seed:04d}.png", pixels)
+        if args.grid:
+            images.append(pixels)
     print(f"wrote {len(seeds)} image(s) to {Path(outdir)}")
+    if args.grid and images:
+        cols = max(1, min(args.grid_cols, len(images)))
+        rows = (len(images) + cols - 1) // cols
+        save_png(args.grid, image_grid(np.stack(images), rows, cols))
+        print(f"wrote {args.grid}")
     return 0
 
 
