@@ -32,10 +32,12 @@ from explorer.render.worker import RenderResult, RenderWorker
 
 from . import keyboard, style
 from .capture_panel import CapturePanel
+from .directions_panel import DirectionsPanel
 from .display import check_display
 from .engine import Engine, check_w_file, save_current_w
 from .image_view import MAX_TEXTURE, ImageView
 from .latents_panel import LatentsPanel
+from .layer_viewer_panel import LayerViewerPanel
 from .mixing_panel import MixingPanel
 from .model_info import ModelInfo, conform, model_fields
 from .model_panel import ModelPanel
@@ -139,8 +141,10 @@ class App:
             self.texture_zoom = 1
         self.view = ImageView(self)
         self.status = StatusPanel(self)
+        self.directions = DirectionsPanel(self)
+        self.layer_viewer = LayerViewerPanel(self)
         self.panels = [ModelPanel(self), LatentsPanel(self), MixingPanel(self), NoisePanel(self),
-                       TruncationPanel(self), CapturePanel(self)]
+                       TruncationPanel(self), self.directions, CapturePanel(self), self.layer_viewer]
         with dpg.window(tag="main"):
             with dpg.group(horizontal=True):
                 with dpg.child_window(tag="controls", width=CONTROLS_W, height=-1):
@@ -475,6 +479,8 @@ class App:
                 panel.sync(self._state)
         self.status.tick()
         self.view.tick()
+        self.directions.tick()      # directions a background task delivered
+        self.layer_viewer.tick()    # the watched layer of a new frame
         dpg.render_dearpygui_frame()
         self._frame_no += 1
         self._free_old_textures()

@@ -3,6 +3,9 @@
 Panels never touch a Generator; they get a ModelInfo (plain data) and ask the app, which asks this module.
 `Engine` stands in for a Renderer inside RenderWorker (it has `render(state)` and `stats`) and notes which
 model drew each frame, so the app can rebuild the model-dependent panels when a new checkpoint arrives.
+Its renderer keeps every layer's output, so the layer viewer reads the frame's activations with no second
+forward pass (the cost: conv0 outputs besides the block outputs, ~140 MB at 1024 px config-f in fp16 on a GPU,
+~280 MB in fp32 on the CPU; conv1 outputs are the block outputs themselves).
 """
 from __future__ import annotations
 
@@ -13,24 +16,29 @@ from typing import Optional
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from explorer.errors import OutputError
+from explorer.errors import ExplorerError, OutputError
 from explorer.latents import load_ws
 from explorer.nn.generator import Generator
 from explorer.render.renderer import Renderer, RenderStats
 from explorer.render.state import RenderState
 
-from .model_info import ModelInfo, NoiseLayerInfo, WSlotInfo, conform
+from .model_info import DirectionSet, LayerImage, LayerInfo, ModelInfo, NoiseLayerInfo, WSlotInfo, conform
+
+VIEW_MAX = 256      # layer images larger than this are average-pooled down to it before leaving the device
 
 
 class Engine:
     """A Renderer plus the ModelInfo of the model it last used; runs on the render worker's thread."""
 
     def __init__(self, renderer: Optional[Renderer] = None):
-        self.renderer = renderer or Renderer()
+        self.renderer = renderer or Renderer(keep_layers=True)
         self.info: Optional[ModelInfo] = None
         self.current: tuple[Optional[Generator], Optional[ModelInfo]] = (None, None)  # swapped as one value
         self._model = None
+        self.watched: Optional[tuple[str, Optional[int]]] = None   # (layer, channel) the layer viewer shows
+        self.layer_view: Optional[LayerImage] = None               # ...of the newest frame (set after each)
 
     @property
     def stats(self) -> RenderStats:
@@ -42,7 +50,50 @@ class Engine:
             self.info = describe(model.G, model.key, self.renderer.stats)
             self.current = (model.G, self.info)
             self._model = model
-        return self.renderer.render(conform(state, self.info))
+        image = self.renderer.render(conform(state, self.info))
+        if self.watched is not None:
+            self.layer_view = self.layer_image(*self.watched)
+        return image
+
+    def watch_layer(self, name: Optional[str], channel: Optional[int] = None) -> None:
+        """Have every frame also leave `name`'s activations in layer_view (None: stop)."""
+        self.watched = None if name is None else (name, channel)
+
+    @torch.no_grad()
+    def layer_image(self, name: str, channel: Optional[int] = None) -> Optional[LayerImage]:
+        """Layer `name` of the last frame as a normalised uint8 image (None if that frame did not keep it).
+
+        Mean |activation| over channels, or one channel; min..max stretched to 0..255; reduced on the device,
+        so one small array crosses to the host.
+        """
+        y = self.renderer.layer_output(name)
+        if y is None:
+            return None
+        y = y.float()
+        channels, res = int(y.shape[0]), int(y.shape[-1])
+        if channel is not None and not 0 <= channel < channels:
+            channel = channels - 1
+        m = y.abs().mean(dim=0) if channel is None else y[channel]
+        if res > VIEW_MAX:
+            m = F.avg_pool2d(m[None, None], res // VIEW_MAX)[0, 0]
+        lo, hi = m.min(), m.max()
+        u8 = ((m - lo) * (255 / max(float(hi - lo), 1e-12)) + 0.5).clamp(0, 255).to(torch.uint8)
+        return LayerImage(name, channel, channels, res, np.ascontiguousarray(u8.cpu().numpy()), float(lo), float(hi))
+
+    def directions(self, source: str, layers: str) -> DirectionSet:
+        """The directions of the model on screen (SeFa for `layers`, or an .npz), computed once and shared with
+        the renderer's cache; call from a background thread, not the UI thread (SeFa and the w spread take
+        up to ~a second on a large model on the CPU)."""
+        G, info = self.current
+        if G is None or info is None:
+            raise ExplorerError("no model loaded yet")
+        try:
+            indices = tuple(G.layer_table.parse_indices(layers))
+        except ValueError as e:
+            raise ExplorerError(f"layer range {layers!r}: {e}") from None
+        found = self.renderer.directions.get(G, source, layers)
+        values = None if found.eigenvalues is None else tuple(float(v) for v in found.eigenvalues)
+        return DirectionSet(info.key, source, layers, indices, values, tuple(float(v) for v in found.std))
 
 
 def describe(G: Generator, key: tuple, stats: RenderStats) -> ModelInfo:
@@ -57,7 +108,15 @@ def describe(G: Generator, key: tuple, stats: RenderStats) -> ModelInfo:
         ws=tuple(WSlotInfo(s.index, s.resolution, s.level) for s in table.ws),
         noise_layers=tuple(NoiseLayerInfo(i, c.name, c.resolution) for i, c in enumerate(table.noise_layers)),
         device=stats.device, dtype=stats.dtype,
+        layers=tuple(_layers(G)), layer_table=table,
     )
+
+
+def _layers(G: Generator):
+    for block in G.synthesis.blocks():
+        for name in ("conv0", "conv1", "torgb"):
+            if hasattr(block, name):
+                yield LayerInfo(f"b{block.resolution}.{name}", block.resolution, getattr(block, name).out_channels)
 
 
 def check_w_file(path: "str | os.PathLike[str]", info: ModelInfo) -> int:

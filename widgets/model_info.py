@@ -2,7 +2,8 @@
 
 The engine (widgets/engine.py) builds one ModelInfo per loaded model from its layer table; panels read it
 to label and colour sliders (w index -> resolution -> coarse/middle/fine) and to size the mixing and noise
-panels. `conform` fits a RenderState to a model, so a state made for one model renders on another.
+panels. `conform` fits a RenderState to a model, so a state made for one model renders on another (an edit
+on a range the model lacks, 'fine' on a 32 px model, is dropped like a mix weight past its last w index).
 """
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import dataclasses
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
+from explorer.nn.layer_table import LayerTable
 from explorer.render.state import RenderState, Source
 
 LEVELS = ("coarse", "middle", "fine")
@@ -30,6 +34,41 @@ class NoiseLayerInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class LayerInfo:
+    name: str           # Synthesis layer, e.g. 'b16.conv0' or 'b16.torgb'.
+    resolution: int
+    channels: int       # Output channels (what the layer viewer can pick from).
+
+
+@dataclasses.dataclass(frozen=True)
+class DirectionSet:
+    """Directions as the Directions panel shows them: how many, and what to label each slider with."""
+
+    model_key: tuple                        # The model they belong to.
+    source: str                             # 'sefa' or an .npz path.
+    layers: str                             # The layer range they apply to.
+    indices: tuple[int, ...]                # The w indices of that range.
+    eigenvalues: Optional[tuple[float, ...]]  # Per direction (SeFa, or a file that has them).
+    std: tuple[float, ...]                  # Spread of w along each: the slider unit.
+
+    def __len__(self) -> int:
+        return len(self.std)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class LayerImage:
+    """One synthesis layer's activations of a frame, ready to show: uint8 [H, W], 0..255 = lo..hi."""
+
+    name: str
+    channel: Optional[int]      # None: mean |activation| over channels.
+    channels: int
+    resolution: int
+    pixels: np.ndarray
+    lo: float
+    hi: float
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelInfo:
     key: tuple                              # Identifies the loaded model (path, mtime, device, precision).
     path: str                               # The file it came from.
@@ -44,6 +83,20 @@ class ModelInfo:
     noise_layers: tuple[NoiseLayerInfo, ...]
     device: str = "cpu"
     dtype: str = "float32"
+    layers: tuple[LayerInfo, ...] = ()      # Every synthesis layer, in order (the layer viewer's list).
+    layer_table: Optional[LayerTable] = None
+
+    def parse_indices(self, spec: str) -> list[int]:
+        """w indices of a range ('coarse', '0-3', ...); ValueError when it does not fit this model."""
+        if self.layer_table is None:
+            raise ValueError("no layer table")
+        return self.layer_table.parse_indices(spec)
+
+    def fits(self, spec: str) -> bool:
+        try:
+            return bool(self.parse_indices(spec))
+        except ValueError:
+            return False
 
     @property
     def name(self) -> str:
@@ -102,6 +155,7 @@ def conform(state: RenderState, info: Optional[ModelInfo]) -> RenderState:
         noise_scales=tuple(state.noise_scales[:len(info.noise_layers)]),
         noise_off_res=tuple(r for r in state.noise_off_res if r in res),
         cutoff=None if state.cutoff is None else min(state.cutoff, info.num_ws),
+        edits=tuple(e for e in state.edits if info.layer_table is None or info.fits(e.layers)),
     )
 
 

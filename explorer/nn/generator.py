@@ -234,27 +234,35 @@ class SynthesisBlock(torch.nn.Module):
         dtype: torch.dtype = torch.float32,
         memory_format: torch.memory_format = torch.contiguous_format,
         layer_kwargs: Optional[Mapping[str, dict]] = None,  # Per-layer noise arguments by name.
+        on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,  # Sees each layer's output.
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         layer_kwargs = layer_kwargs or {}
+        seen = on_layer or (lambda name, t: None)
         w_iter = iter(ws.unbind(dim=1))
         if self.in_channels == 0:
             x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
             x = x.contiguous(memory_format=memory_format)
             x = self.conv1(x, next(w_iter), **layer_kwargs.get("conv1", {}))
+            seen("conv1", x)
         elif self.architecture == "resnet":
             x = x.to(dtype=dtype, memory_format=memory_format)
             y = self.skip(x, gain=math.sqrt(0.5))
             x = self.conv0(x, next(w_iter), **layer_kwargs.get("conv0", {}))
+            seen("conv0", x)
             x = self.conv1(x, next(w_iter), gain=math.sqrt(0.5), **layer_kwargs.get("conv1", {}))
+            seen("conv1", x)
             x = y + x
         else:
             x = x.to(dtype=dtype, memory_format=memory_format)
             x = self.conv0(x, next(w_iter), **layer_kwargs.get("conv0", {}))
+            seen("conv0", x)
             x = self.conv1(x, next(w_iter), **layer_kwargs.get("conv1", {}))
+            seen("conv1", x)
         if img is not None:
             img = upsample2d(img, self.resample_filter)
         if self.num_torgb:
             y = self.torgb(x, next(w_iter)).to(torch.float32)
+            seen("torgb", y)
             img = y if img is None else img + y
         return x, img
 
@@ -302,11 +310,13 @@ class SynthesisNetwork(torch.nn.Module):
         low_precision: Optional[tuple[torch.dtype, int]] = None,  # (dtype, from resolution)
         channels_last: bool = False,                              # NHWC activations (faster on CPUs)
         on_block: Optional[Callable[[int, torch.Tensor, torch.Tensor], None]] = None,
+        on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,
     ) -> torch.Tensor:
         """Run blocks[start:] from the activations (x, img) left by block start-1.
 
         The renderer calls this with cached activations so that a change reaching only late layers
-        recomputes only the late blocks; on_block(i, x, img) lets it cache each block's output.
+        recomputes only the late blocks; on_block(i, x, img) lets it cache each block's output, and
+        on_layer('b16.conv0', y) each layer's (for the layer viewer: no second forward pass).
         """
         _check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
         if noise_mode not in NOISE_MODES:
@@ -327,7 +337,8 @@ class SynthesisNetwork(torch.nn.Module):
                     noise_scale=1.0 if noise_scales is None else float(noise_scales.get(full, 1.0)),
                 )
             mf = torch.channels_last if channels_last else torch.contiguous_format
-            x, img = block(x, img, cur_ws, dtype=dtype, memory_format=mf, layer_kwargs=kwargs)
+            seen = None if on_layer is None else (lambda n, t, r=block.resolution: on_layer(f"b{r}.{n}", t))
+            x, img = block(x, img, cur_ws, dtype=dtype, memory_format=mf, layer_kwargs=kwargs, on_layer=seen)
             if on_block is not None:
                 on_block(i, x, img)
         return img

@@ -5,7 +5,10 @@
 
 Mapping runs once per source (truncation, interpolation and mixing are cheap arithmetic on its result), and
 synthesis keeps every block's output from the previous frame: a change that first reaches block k (a fine
-mix weight, one noise scale) reruns blocks k.. only. Cached and uncached renders give the same pixels.
+mix weight, one noise scale, a direction edit on the fine range) reruns blocks k.. only. Cached and
+uncached renders give the same pixels. With keep_layers, every layer's output of the last frame is kept
+too (layer_output), for the app's layer viewer: no second forward pass.
+Edits move ws[:, range] by alpha * std * direction: alpha counts standard deviations of w (directions.py).
 """
 from __future__ import annotations
 
@@ -48,13 +51,14 @@ class _Model:
 
 
 class Renderer:
-    def __init__(self, use_cache: bool = True):
+    def __init__(self, use_cache: bool = True, keep_layers: bool = False):
         self.use_cache = use_cache
+        self.keep_layers = keep_layers    # also keep every layer's output (the app's layer viewer)
         self.stats = RenderStats()
         self._model: Optional[_Model] = None
         self._w_cache: dict[tuple, torch.Tensor] = {}
         self._noise_cache: dict[tuple, dict[str, torch.Tensor]] = {}
-        self._directions = DirectionCache()
+        self.directions = DirectionCache()
         self._prev: Optional[dict] = None   # inputs and per-block outputs of the last synthesis
 
     # --- public -----------------------------------------------------------------------------------
@@ -91,7 +95,7 @@ class Renderer:
         self._model = _Model(G, key, low, channels_last)
         self._w_cache.clear()
         self._noise_cache.clear()
-        self._directions.clear()
+        self.directions.clear()
         self._prev = None
         self.stats.device = str(device)
         self.stats.dtype = "float32" if low is None else str(low[0]).replace("torch.", "")
@@ -106,6 +110,15 @@ class Renderer:
         if self._prev is None or block >= len(self._prev["outputs"]):
             return None
         return self._prev["outputs"][block][0][0].float()
+
+    def layer_output(self, name: str) -> Optional[torch.Tensor]:
+        """Output [C, H, W] of synthesis layer `name` ('b16.conv0', 'b16.torgb') in the last render, when kept."""
+        if self._prev is None:
+            return None
+        for layers in self._prev["layers"]:
+            if name in layers:
+                return layers[name][0]
+        return None
 
     # --- latents ----------------------------------------------------------------------------------
     def compute_ws(self, state: RenderState, G: Generator) -> torch.Tensor:
@@ -129,7 +142,7 @@ class Renderer:
         for edit in state.edits:
             if edit.alpha == 0:
                 continue
-            dirs = self._directions.get(G, edit.directions, edit.layers)
+            dirs = self.directions.steps(G, edit.directions, edit.layers)   # alpha 1 = one std of w
             if not 0 <= edit.index < len(dirs):
                 raise ExplorerError(f"direction {edit.index} out of range (0-{len(dirs) - 1})")
             d = torch.from_numpy(dirs[edit.index]).to(ws.device)
@@ -198,22 +211,33 @@ class Renderer:
         if prev is not None and prev["model"] == model.key:
             start = len(blocks)
             for j in range(len(blocks)):
-                if prev["sigs"][j] != sigs[j] or not torch.equal(prev["block_ws"][j], block_ws[j]):
+                if (prev["sigs"][j] != sigs[j] or not torch.equal(prev["block_ws"][j], block_ws[j])
+                        or (self.keep_layers and not prev["layers"][j])):
                     start = j
                     break
             if start == len(blocks):  # nothing changed
                 self.stats.first_block, self.stats.num_blocks = start, len(blocks)
                 return prev["outputs"][-1][1]
         outputs: list = list(prev["outputs"][:start]) if start > 0 else []
+        layers: list[dict] = list(prev["layers"][:start]) if start > 0 else []
         x, img = (outputs[-1] if outputs else (None, None))
+
+        kept: dict[str, torch.Tensor] = {}   # this block's layer outputs (the same tensors, no copies)
+
+        def keep_layer(name: str, y: torch.Tensor) -> None:
+            kept[name] = y
 
         def keep(i: int, x_i: torch.Tensor, img_i: torch.Tensor) -> None:
             outputs.append((x_i, img_i))
+            layers.append(dict(kept))
+            kept.clear()
 
         img = G.synthesis.run_blocks(ws, start=start, x=x, img=img, noise_mode=noise_mode, noise=noise,
                                      noise_scales=scales, low_precision=model.low_precision,
-                                     channels_last=model.channels_last, on_block=keep)
-        self._prev = {"model": model.key, "sigs": sigs, "block_ws": [w.clone() for w in block_ws], "outputs": outputs}
+                                     channels_last=model.channels_last, on_block=keep,
+                                     on_layer=keep_layer if self.keep_layers else None)
+        self._prev = {"model": model.key, "sigs": sigs, "block_ws": [w.clone() for w in block_ws],
+                      "outputs": outputs, "layers": layers}
         self.stats.first_block, self.stats.num_blocks = start, len(blocks)
         return img
 

@@ -1,0 +1,144 @@
+"""`explorer directions`: closed-form semantic directions (SeFa) of a checkpoint, as .npz and as a PNG grid.
+
+    explorer directions --layers coarse --k 10 --out dirs.npz
+    explorer directions --layers fine --k 5 --grid fine.png --seeds 0-2 --alphas=-3:3:7 --trunc 0.7
+    explorer directions --from my_boundary.npz --grid edits.png          (user-made directions)
+
+--out writes 'directions' [k, w_dim] (unit rows), 'eigenvalues' [k], 'layers' (the range, a string) and
+'std' [k] (the spread of w along each direction); the app's "load directions" reads the same format.
+
+Grid layout (no labels; also stored as JSON in the PNG's 'explorer.figure' text chunk): one block of rows
+per direction, top to bottom in rank order; inside a block one row per seed in --seeds order; one column
+per alpha in --alphas order. Every cell is one image at the model's resolution, with no padding, so
+direction d, seed s, alpha a sits at row d * len(seeds) + s, column a.
+
+Alpha is counted in standard deviations of the model's w along the direction (see explorer/directions.py):
+-3..+3 spans what the model itself samples along it. The same unit as the app's sliders and RenderState
+edits, so a grid cell is the frame the app shows at that slider value.
+"""
+from __future__ import annotations
+
+import argparse
+
+from . import add_checkpoint_arg, add_device_arg
+
+DEFAULT_ALPHAS = "-3:3:7"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("directions", help="semantic directions (SeFa): write them as .npz and/or render a grid",
+                       epilog="Negative alphas need '=': --alphas=-3:3:7 or --alphas=-2,0,2.")
+    add_checkpoint_arg(p)
+    p.add_argument("--layers", default="all",
+                   help="w indices the directions are computed for and applied to: all (default), coarse, "
+                        "middle, fine, 0-3, 0,2,5")
+    p.add_argument("--k", type=int, default=10, help="how many directions, strongest first (default 10)")
+    p.add_argument("--from", dest="source", default=None, metavar="NPZ",
+                   help="use the directions in this .npz (key 'directions' [k, w_dim]) instead of SeFa")
+    p.add_argument("--out", default=None, metavar="NPZ", help="write the directions here")
+    p.add_argument("--grid", default=None, metavar="PNG", help="render each direction at --alphas for --seeds")
+    p.add_argument("--seeds", default="0-2", help="grid rows per direction (default 0-2)")
+    p.add_argument("--alphas", default=DEFAULT_ALPHAS,
+                   help="grid columns, in standard deviations of w along the direction: a list (-2,0,2) "
+                        f"or start:stop:count (default {DEFAULT_ALPHAS})")
+    p.add_argument("--trunc", dest="psi", type=float, default=1.0, help="truncation psi of the grid (default 1)")
+    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label for conditional models")
+    add_device_arg(p)
+    p.set_defaults(func=run)
+
+
+def parse_alphas(text: str) -> list[float]:
+    """'-3:3:7' (start:stop:count, both ends included) or '-2,0,2'."""
+    import numpy as np
+
+    from ..errors import ExplorerError
+
+    try:
+        if ":" in text:
+            start, stop, count = text.split(":")
+            if int(count) < 1:
+                raise ValueError("count must be at least 1")
+            return [round(float(a), 6) for a in np.linspace(float(start), float(stop), int(count))]
+        values = [float(a) for a in text.split(",") if a.strip()]
+    except ValueError as e:
+        raise ExplorerError(f"--alphas {text!r}: expected start:stop:count or a list like -2,0,2 ({e})") from None
+    if not values:
+        raise ExplorerError("--alphas is empty")
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ..directions import save_directions
+    from ..errors import ExplorerError
+    from ..images import save_png
+    from ..latents import one_hot, parse_seeds
+    from ..render.renderer import Renderer
+    from ..render.state import RenderState, Source
+
+    if args.k < 1:
+        raise ExplorerError("--k must be at least 1")
+    source = str(Path(args.source).expanduser().resolve()) if args.source else "sefa"
+    alphas = parse_alphas(args.alphas) if args.grid else []
+    seeds = parse_seeds(args.seeds) if args.grid else []
+    try:
+        state = RenderState(checkpoint=args.checkpoint, device=args.device, psi=args.psi,
+                            a=Source(seed=0, class_idx=args.class_idx))
+    except ValueError as e:
+        raise ExplorerError(str(e)) from None
+    renderer = Renderer()
+    G = renderer.model_for(state).G
+    one_hot(args.class_idx, G.c_dim)   # a conditional model needs --class (one line if missing)
+    try:
+        indices = G.layer_table.parse_indices(args.layers)
+    except ValueError as e:
+        raise ExplorerError(f"--layers {args.layers!r}: {e}") from None
+    found = renderer.directions.get(G, source, args.layers)
+    k = min(args.k, len(found))
+    what = "SeFa" if source == "sefa" else Path(source).name
+    print(f"{what} directions over w {_span(indices)} ({args.layers}): "
+          f"{k} of {len(found)}" + (f" (the stacked weights have rank {len(found)})" if k < args.k else ""))
+    for i in range(k):
+        ev = "" if found.eigenvalues is None else f"eigenvalue {found.eigenvalues[i]:9.4f}   "
+        print(f"  #{i:<2} {ev}std of w {found.std[i]:.4f}")
+    if args.out:
+        out = save_directions(args.out, found.vectors[:k],
+                              None if found.eigenvalues is None else found.eigenvalues[:k], args.layers, found.std[:k])
+        print(f"wrote {out}")
+    if args.grid:
+        image = direction_grid(renderer, state, source, args.layers, range(k), seeds, alphas)
+        figure = {"layout": "rows: direction-major, then seed; columns: alpha", "directions": list(range(k)),
+                  "seeds": seeds, "alphas": alphas, "layers": args.layers, "source": source,
+                  "alpha_unit": "standard deviations of w along the direction", "tile": G.img_resolution}
+        out = save_png(args.grid, image, text={"explorer.figure": json.dumps(figure),
+                                               "explorer.render_state": state.to_json()})
+        print(f"wrote {out} ({image.shape[1]}x{image.shape[0]})")
+    return 0
+
+
+def direction_grid(renderer, state, source: str, layers: str, directions, seeds, alphas):
+    """[len(directions) * len(seeds) * R, len(alphas) * R, 3] uint8, laid out as the module docstring says."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from ..images import image_grid
+    from ..render.state import Edit, Source
+
+    directions, seeds, alphas = list(directions), list(seeds), list(alphas)
+    cells = []
+    with tqdm(total=len(directions) * len(seeds) * len(alphas), desc="directions grid", unit="img") as bar:
+        for d in directions:
+            for seed in seeds:
+                base = state.replace(a=Source(seed=seed, class_idx=state.a.class_idx))
+                for alpha in alphas:   # the renderer resumes from the first block the range reaches
+                    cells.append(renderer.render(base.replace(edits=(Edit(source, d, float(alpha), layers),))))
+                    bar.update()
+    return image_grid(np.stack(cells), rows=len(directions) * len(seeds), cols=len(alphas))
+
+
+def _span(indices: list[int]) -> str:
+    if len(indices) > 1 and indices == list(range(indices[0], indices[-1] + 1)):
+        return f"{indices[0]}-{indices[-1]}"
+    return ",".join(map(str, indices))
