@@ -37,7 +37,11 @@ class Source:
 
 @dataclasses.dataclass(frozen=True)
 class Edit:
-    """A move of `alpha` along direction `index` of `directions` ('sefa' or an .npz path), on w indices `layers`."""
+    """A move along direction `index` of `directions` ('sefa' or an .npz path), on w indices `layers`.
+
+    alpha counts standard deviations of the model's own w along that direction (measured once per model),
+    so -3..3 spans what the generator actually samples, whatever the checkpoint.
+    """
 
     directions: str = "sefa"
     index: int = 0
