@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,7 +17,7 @@ from explorer.directions import sefa_directions
 from explorer.io.native import save_generator
 from explorer.render.state import Edit, RenderState, Source
 from tests.conftest import make_generator
-from tests.helpers.gui_display import click, drive, xdotool, xvfb
+from tests.helpers.gui_display import app_or_rerun, click, drive, xdotool, xvfb
 
 pytestmark = pytest.mark.gui
 
@@ -45,34 +43,17 @@ def models(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app(display, models, tmp_path_factory):
+def app(display, models, request, tmp_path_factory):
     from widgets.app import App
 
     d = tmp_path_factory.mktemp("app")
-    try:
-        app = App(checkpoint=models.g64, device="cpu", width=1280, height=800, idle_fps=60,
-                  recent_file=str(d / "recent.json"), capture_dir=str(d / "captures"))
-    except RuntimeError as e:
-        if "one App per process" not in str(e):
-            raise
-        _run_in_own_process(tmp_path_factory.mktemp("child"))
+    app = app_or_rerun(lambda: App(checkpoint=models.g64, device="cpu", width=1280, height=800, idle_fps=60,
+                                   recent_file=str(d / "recent.json"), capture_dir=str(d / "captures")),
+                       request, tmp_path_factory)
     result = app.wait_for_render()
     assert result is not None and result.error is None
     yield app
     app.close()
-
-
-def _run_in_own_process(basetemp) -> None:
-    """Another module's App holds this process's one Dear PyGui context (a whole-suite run): run this module
-    in a process of its own, once; its tests then report here as skipped (all passed) or failed (its report)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    child = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}",
-                            os.path.abspath(__file__)], cwd=root, capture_output=True, text=True, timeout=900)
-    summary = (child.stdout.strip().splitlines() or ["no output"])[-1]
-    if child.returncode == 0:
-        pytest.skip(f"ran in its own process (one Dear PyGui App per process): {summary}")
-    pytest.fail(f"in its own process (one Dear PyGui App per process): {summary}\n{child.stdout[-6000:]}"
-                f"{child.stderr[-2000:]}", pytrace=False)
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ from .mixing_panel import MixingPanel
 from .model_info import ModelInfo, conform, model_fields
 from .model_panel import ModelPanel
 from .noise_panel import NoisePanel
+from .record_panel import RecordPanel
 from .recent import RecentList
 from .status_panel import StatusPanel
 from .tasks import Task, TaskList
@@ -123,6 +124,7 @@ class App:
         self._mouse: tuple = ()
         self._capture_n = 0
         self._old_textures: list[tuple[int, Any, np.ndarray]] = []
+        self.frame_listeners: list[Callable[[RenderResult], None]] = []   # told of each frame put on screen (UI thread)
 
         self.engine = Engine()
         self.worker = RenderWorker(self.engine, on_result=self._on_result)
@@ -143,8 +145,9 @@ class App:
         self.status = StatusPanel(self)
         self.directions = DirectionsPanel(self)
         self.layer_viewer = LayerViewerPanel(self)
+        self.record = RecordPanel(self)
         self.panels = [ModelPanel(self), LatentsPanel(self), MixingPanel(self), NoisePanel(self),
-                       TruncationPanel(self), self.directions, CapturePanel(self), self.layer_viewer]
+                       TruncationPanel(self), self.directions, CapturePanel(self), self.record, self.layer_viewer]
         with dpg.window(tag="main"):
             with dpg.group(horizontal=True):
                 with dpg.child_window(tag="controls", width=CONTROLS_W, height=-1):
@@ -409,6 +412,8 @@ class App:
         self._image = result.image
         self.last_frame = result
         self._upload()
+        for listener in self.frame_listeners:
+            listener(result)
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -481,6 +486,7 @@ class App:
         self.view.tick()
         self.directions.tick()      # directions a background task delivered
         self.layer_viewer.tick()    # the watched layer of a new frame
+        self.record.tick()          # recording counters and buttons
         dpg.render_dearpygui_frame()
         self._frame_no += 1
         self._free_old_textures()
@@ -573,6 +579,7 @@ class App:
         return rgb
 
     def close(self) -> None:
+        self.record.close()         # finalise a "record what I do" video, stop a walk (keeping its frames)
         self.worker.close()
         for thread in self._threads:
             thread.join(timeout=10)

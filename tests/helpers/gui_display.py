@@ -1,17 +1,21 @@
 """A private X server for GUI tests, and small drivers that act on Dear PyGui items the way a user would.
 
 Xvfb picks a free display number itself (-displayfd), so parallel runs never collide. Dear PyGui cannot make
-a second context in one process, so each test module owns at most one in-process App (or runs the app as a
-subprocess).
+a second context in one process, so each test module owns at most one in-process App; a module whose App
+would be the process's second runs itself in a child pytest process instead (app_or_rerun).
 """
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+T = TypeVar("T")
 
 SCREEN = "1600x1000x24"
 
@@ -67,3 +71,25 @@ def click(tag: str) -> None:
 
 def xdotool(*args: str) -> None:
     subprocess.run(["xdotool", *args], check=True, env=dict(os.environ), timeout=30)
+
+
+def app_or_rerun(make_app: Callable[[], T], request: Any, tmp_path_factory: Any) -> T:
+    """make_app(), or, when another module's App already holds this process's one Dear PyGui context (a
+    whole-suite run), run the requesting test module in a pytest process of its own, once: its tests then
+    report here as skipped (all passed in the child) or failed (with the child's report)."""
+    try:
+        return make_app()
+    except RuntimeError as e:
+        if "one App per process" not in str(e):
+            raise
+    import pytest
+
+    module = os.path.abspath(request.module.__file__)
+    basetemp = tmp_path_factory.mktemp("child")
+    child = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}",
+                            module], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    summary = (child.stdout.strip().splitlines() or ["no output"])[-1]
+    if child.returncode == 0:
+        pytest.skip(f"ran in its own process (one Dear PyGui App per process): {summary}")
+    pytest.fail(f"in its own process (one Dear PyGui App per process): {summary}\n{child.stdout[-6000:]}"
+                f"{child.stderr[-2000:]}", pytrace=False)

@@ -1,0 +1,170 @@
+"""The work behind the Record panel, with no Dear PyGui in it: walks, "record what I do", figures from the app.
+
+    walk:     keyframes (A -> B, or a list built in the app) + the app's state --render_walk--> .mp4 | .gif
+    live:     every frame the app displays --queue--> encoder thread --VideoWriter--> .mp4 | .gif
+    figures:  the app's state --grid.py--> mix grid (A rows x B cols per level) / noise figure --> .png
+
+Walks and figures run on a background task with a Renderer of their own (never the interactive worker's:
+its caches belong to the worker thread), at a lower CPU priority (yield_cpu): on a CPU with few cores the
+frame being dragged keeps its speed while a walk renders. The live recorder's UI-thread cost is one
+queue.put per frame; encoding runs on its own thread, so a slow encoder never stalls the window.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from explorer.errors import ExplorerError
+from explorer.grid import mix_grid_from_state, noise_grid
+from explorer.images import ensure_outdir, save_png
+from explorer.render.renderer import Renderer
+from explorer.render.state import RenderState, Source
+from explorer.video import RecordResult, VideoWriter, Walk, render_walk, state_frame_settings
+
+from .tasks import Task
+
+LIVE_BACKLOG_BYTES = 1 << 30   # frames waiting for the encoder beyond this are dropped (and counted), not queued
+BACKGROUND_NICE = 5             # walks and figures run this much nicer than the UI and the interactive renderer
+PNG_STATE_KEY = "explorer.render_state"   # the text chunk saved images carry their state in (as the app's)
+
+
+def yield_cpu(steps: int = BACKGROUND_NICE) -> None:
+    """Make the calling thread, and the torch threads it starts from now on, yield the CPU to the UI and the
+    interactive renderer (Linux: a thread's nice value; new threads inherit it). Elsewhere: no effect."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + steps, 19))
+    except (AttributeError, OSError):
+        pass
+
+
+class TaskCancel:
+    """A Task's cancel request in the shape render_walk polls (threading.Event's is_set)."""
+
+    def __init__(self, task: Task):
+        self.task = task
+
+    def is_set(self) -> bool:
+        return self.task.cancelled
+
+
+def next_free_path(folder: "str | os.PathLike[str]", stem: str, suffix: str) -> Path:
+    """folder/stem-NNNN.suffix, numbered past every stem-NNNN.* there (finished or still being written)."""
+    folder = ensure_outdir(folder)
+    pattern = re.compile(rf"^{re.escape(stem)}-(\d{{4,}})\.")
+    taken = [int(m.group(1)) for p in folder.iterdir() if (m := pattern.match(p.name))]
+    return folder / f"{stem}-{max(taken, default=0) + 1:04d}{suffix}"
+
+
+def make_walk(keys: Sequence[Source], frames_per_key: int, loop: bool, interp: str, space: str) -> Walk:
+    """A Walk, with the app's words for what a walk refuses (the engine's name command-line flags)."""
+    if space == "z" and interp != "linear":
+        raise ExplorerError("a Z-space walk follows great circles between seeds: choose linear, or W space for cubic")
+    if space == "z" and any(k.w_path for k in keys):
+        raise ExplorerError("a Z-space walk needs seed keyframes (a w loaded from a file has no z): choose W space")
+    return Walk(tuple(keys), frames_per_key=frames_per_key, loop=loop, interp=interp, space=space)
+
+
+def record_walk(walk: Walk, state: RenderState, out: "str | os.PathLike[str]", fps: float, task: Task,
+                renderer: Renderer) -> RecordResult:
+    """render_walk under an app task: its progress bar, its Cancel (which leaves a valid shorter file)."""
+    return render_walk(walk, state, out, fps=fps, renderer=renderer, cancel=TaskCancel(task),
+                       progress=lambda done, total: task.set_progress(done / max(total, 1)))
+
+
+def write_mix_grid(state: RenderState, out: "str | os.PathLike[str]", renderer: Renderer) -> Path:
+    """The state's A (rows) mixed with B (columns) at each level the model has, as `explorer mix --state`."""
+    fig = mix_grid_from_state(state, "all-levels", renderer)
+    return save_png(out, fig.image, text={"explorer.figure": json.dumps(fig.description),
+                                          PNG_STATE_KEY: state.to_json()})
+
+
+def write_noise_figure(state: RenderState, out: "str | os.PathLike[str]", renderer: Renderer) -> Path:
+    """The frame on screen with noise per level, all, none, and its std map, as `explorer noise-grid --state`."""
+    if state.noise_mode == "none":
+        raise ExplorerError("a noise figure needs noise: set the noise mode to const or random")
+    G = renderer.model_for(state).G
+    fig = noise_grid(G, renderer.compute_ws(state, G), state_frame_settings(state, renderer))
+    return save_png(out, fig.image, text={"explorer.figure": json.dumps(fig.description),
+                                          PNG_STATE_KEY: state.to_json()})
+
+
+class LiveRecorder:
+    """Frames in from the UI thread (add), encoded on a thread of its own; finish() finalises the file.
+
+    One video frame per frame added (the app adds each frame it displays), played at `fps`. The output is
+    checked when recording starts (format, folder); an encoder failure stops the capture and is raised by
+    finish(). Frames beyond LIVE_BACKLOG_BYTES waiting for the encoder are dropped and counted.
+    """
+
+    def __init__(self, path: "str | os.PathLike[str]", fps: float = 30):
+        self.writer = VideoWriter(path, fps=fps)      # raises now for a bad path or format
+        self.path = self.writer.path
+        self.frames = 0                     # frames taken (UI thread)
+        self.dropped = 0                    # frames not taken: the encoder was too far behind
+        self.add_seconds = 0.0              # UI-thread time spent in add()
+        self.error: Optional[BaseException] = None
+        self._queue: "queue.SimpleQueue[Optional[np.ndarray]]" = queue.SimpleQueue()
+        self._backlog = 0                   # bytes queued, not yet encoded
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._encode, name=f"record {self.path.name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def encoded(self) -> int:
+        return self.writer.frames
+
+    def add(self, image: np.ndarray) -> None:
+        """Queue one displayed frame (never copied: the app's frames are new arrays, never written again)."""
+        t0 = time.perf_counter()
+        if self.error is None:
+            with self._lock:
+                full = self._backlog + image.nbytes > LIVE_BACKLOG_BYTES
+                if not full:
+                    self._backlog += image.nbytes
+            if full:
+                self.dropped += 1
+            else:
+                self._queue.put(image)
+                self.frames += 1
+        self.add_seconds += time.perf_counter() - t0
+
+    def finish(self) -> Optional[Path]:
+        """Encode what is queued, finalise the file; its path (None: no frame). Blocks: call off the UI thread."""
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.writer.output
+
+    def _encode(self) -> None:
+        while True:
+            image = self._queue.get()
+            if image is None:
+                break
+            with self._lock:
+                self._backlog -= image.nbytes
+            if self.error is None:
+                try:
+                    self.writer.append(image)
+                except Exception as e:   # a full disk, a dead ffmpeg: stop taking frames, report at finish
+                    self.error = e
+        try:
+            if self.error is None:
+                self.writer.close()
+            else:
+                self.writer.abort()
+        except Exception as e:
+            self.error = e
+
+
+__all__ = ["TaskCancel", "next_free_path", "make_walk", "record_walk", "write_mix_grid", "write_noise_figure",
+           "LiveRecorder", "LIVE_BACKLOG_BYTES"]
