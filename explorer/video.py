@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import os
 import signal
-import tempfile
 import threading
 import time
 from fractions import Fraction
@@ -29,7 +28,7 @@ import torch
 
 from .errors import ExplorerError, OutputError
 from .images import to_uint8
-from .latents import one_hot, save_ws, z_from_seed
+from .latents import one_hot, z_from_seed
 from .nn.generator import Generator
 from .render.renderer import Renderer, slerp
 from .render.state import RenderState, Source
@@ -133,7 +132,8 @@ def walk_ws(walk: Walk, state: RenderState, renderer: Optional[Renderer] = None)
 
     Keyframes are sources as the renderer reads them (a seed through the mapping network, or a row of a
     w / w+ .npz), with source A's class for seeds. The path runs through their raw w (or z); then each
-    frame gets the state's own treatment of A (see state_affine).
+    frame gets the state's own treatment of A (Renderer.compute_ws with w_a): truncation, mixing towards B
+    and edits; t is set to 0 because the walk replaces the A -> B interpolation.
     """
     renderer = renderer or Renderer()
     G = renderer.model_for(state).G
@@ -150,8 +150,7 @@ def walk_ws(walk: Walk, state: RenderState, renderer: Optional[Renderer] = None)
             c = _class_path(keys, walk, G)
             w = torch.cat([G.mapping(z[i:i + 256], None if c is None else c[i:i + 256])
                            for i in range(0, len(z), 256)])
-        offset, gain = state_affine(state, renderer)
-        return offset + gain * w
+        return renderer.compute_ws(state.replace(t=0.0), G, w_a=w)
 
 
 def _class_path(keys: Sequence[Source], walk: Walk, G: Generator) -> Optional[torch.Tensor]:
@@ -161,22 +160,6 @@ def _class_path(keys: Sequence[Source], walk: Walk, G: Generator) -> Optional[to
         return None
     cs = torch.cat([one_hot(k.class_idx, G.c_dim, device=G.device) for k in keys])
     return interpolate(cs, *path_weights(len(keys), walk.frames_per_key, walk.loop, "linear"))
-
-
-def state_affine(state: RenderState, renderer: Renderer) -> tuple[torch.Tensor, torch.Tensor]:
-    """(offset, gain), each [1, num_ws, w_dim], with state's ws = offset + gain * w_A for any w_A.
-
-    Truncation, mixing towards B and edit offsets are each elementwise affine in A's w, so two probes
-    (A = 0 and A = 1, as rows of a temporary .npz source) through Renderer.compute_ws recover the whole
-    map: walks follow every rule the renderer applies to A without restating any of them. t is set to 0
-    (the walk replaces the A -> B interpolation).
-    """
-    G = renderer.model_for(state).G
-    with tempfile.TemporaryDirectory(prefix="explorer-probe-") as tmp:
-        probe = os.path.join(tmp, "probe.npz")
-        save_ws(probe, torch.stack([torch.zeros(G.num_ws, G.w_dim), torch.ones(G.num_ws, G.w_dim)]))
-        at = [renderer.compute_ws(state.replace(a=Source(w_path=probe, w_row=row), t=0.0), G) for row in (0, 1)]
-    return at[0], at[1] - at[0]
 
 
 # --- Frames from ws --------------------------------------------------------------------------------
@@ -199,10 +182,7 @@ def state_frame_settings(state: RenderState, renderer: Renderer) -> FrameSetting
     scale; 'random' noise is G.make_noise(noise_seed), the same for every frame (no flicker).
     """
     model = renderer.model_for(state)
-    G = model.G
-    scales = {c.name: (0.0 if c.resolution in state.noise_off_res else state.noise_scale(i))
-              for i, c in enumerate(G.layer_table.noise_layers)}
-    noise = G.make_noise(state.noise_seed) if state.noise_mode == "random" else None
+    noise, scales = renderer.noise_inputs(state, model.G)
     return FrameSettings(state.noise_mode, noise, scales, model.low_precision, model.channels_last)
 
 
@@ -519,7 +499,7 @@ def keyframes_from_npz(paths: Sequence["str | os.PathLike[str]"], num_ws: int, w
     return tuple(keys)
 
 
-__all__ = ["Walk", "walk_ws", "walk_length", "path_weights", "interpolate", "slerp_path", "state_affine",
+__all__ = ["Walk", "walk_ws", "walk_length", "path_weights", "interpolate", "slerp_path",
            "FrameSettings", "state_frame_settings", "render_frames", "default_batch_size", "VideoWriter",
            "RecordResult", "RecordingInterrupted", "render_walk", "parse_size", "keyframes_from_seeds",
            "keyframes_from_npz"]

@@ -71,7 +71,7 @@ class Renderer:
         t0 = time.perf_counter()
         model = self.model_for(state)
         ws = self.compute_ws(state, model.G)
-        noise, scales = self._noise_inputs(state, model.G)
+        noise, scales = self.noise_inputs(state, model.G)
         img = self._synthesize(model, ws, state.noise_mode, noise, scales)
         out = to_uint8(img) if as_uint8 else img
         if out.device.type == "cuda":
@@ -121,16 +121,18 @@ class Renderer:
         return None
 
     # --- latents ----------------------------------------------------------------------------------
-    def compute_ws(self, state: RenderState, G: Generator) -> torch.Tensor:
-        """ws [1, num_ws, w_dim] after interpolation, truncation, mixing and edits."""
+    def compute_ws(self, state: RenderState, G: Generator, w_a: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """ws after interpolation, truncation, mixing and edits: [1, num_ws, w_dim], or [N, ...] when raw
+        ws for source A are passed in as w_a [N, num_ws, w_dim] (video walks: every frame gets the state's
+        treatment of A)."""
         self.stats.mapped = 0
-        w_a = self._source_w(G, state.a)
+        w_a = self._source_w(G, state.a) if w_a is None else w_a.to(G.device)
         w_b = self._source_w(G, state.b)
         if state.t == 0:
             base = w_a
         elif state.t == 1 and state.interp_space == "w":
             base = w_b
-        elif state.interp_space == "z" and state.a.w_path is None and state.b.w_path is None:
+        elif state.interp_space == "z" and state.a.w_path is None and state.b.w_path is None and w_a.shape[0] == 1:
             base = self._slerp_w(G, state.a, state.b, state.t)
         else:
             base = w_a.lerp(w_b, state.t)
@@ -184,7 +186,8 @@ class Renderer:
         return w
 
     # --- noise ------------------------------------------------------------------------------------
-    def _noise_inputs(self, state: RenderState, G: Generator) -> tuple[Optional[dict], dict[str, float]]:
+    def noise_inputs(self, state: RenderState, G: Generator) -> tuple[Optional[dict], dict[str, float]]:
+        """(noise tensors or None, per-layer scales): seeded 'random' noise and switched-off resolutions."""
         layers = G.layer_table.noise_layers
         scales = {c.name: (0.0 if c.resolution in state.noise_off_res else state.noise_scale(i))
                   for i, c in enumerate(layers)}
