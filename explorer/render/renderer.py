@@ -203,7 +203,8 @@ class Renderer:
                     scales: dict[str, float]) -> torch.Tensor:
         G = model.G
         blocks = G.synthesis.blocks()
-        block_ws = G.synthesis.block_ws(ws)
+        # Compare inputs on the host: one device->host copy per frame instead of a sync per block.
+        block_ws = G.synthesis.block_ws(ws.detach().to("cpu", copy=True))
         sigs = []
         for block in blocks:
             names = [f"b{block.resolution}.{n}" for n, _ in block.conv_layers()]
@@ -239,7 +240,7 @@ class Renderer:
                                      noise_scales=scales, low_precision=model.low_precision,
                                      channels_last=model.channels_last, on_block=keep,
                                      on_layer=keep_layer if self.keep_layers else None)
-        self._prev = {"model": model.key, "sigs": sigs, "block_ws": [w.clone() for w in block_ws],
+        self._prev = {"model": model.key, "sigs": sigs, "block_ws": block_ws,
                       "outputs": outputs, "layers": layers}
         self.stats.first_block, self.stats.num_blocks = start, len(blocks)
         return img
