@@ -66,7 +66,10 @@ def main() -> None:
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--frames", type=int, default=22)
     ap.add_argument("--checkpoint", default=None, help="also benchmark this checkpoint (e.g. the bundled one)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from explorer.perf import tune_allocator
     tune_allocator()
     print(f"torch {torch.__version__}, device {args.device}, precision {args.precision}, threads {torch.get_num_threads()}"
