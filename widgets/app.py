@@ -42,6 +42,7 @@ from .mixing_panel import MixingPanel
 from .model_info import ModelInfo, conform, model_fields
 from .model_panel import ModelPanel
 from .noise_panel import NoisePanel
+from .projector_panel import ProjectorPanel
 from .record_panel import RecordPanel
 from .recent import RecentList
 from .status_panel import StatusPanel
@@ -146,8 +147,10 @@ class App:
         self.directions = DirectionsPanel(self)
         self.layer_viewer = LayerViewerPanel(self)
         self.record = RecordPanel(self)
+        self.projector = ProjectorPanel(self)
         self.panels = [ModelPanel(self), LatentsPanel(self), MixingPanel(self), NoisePanel(self),
-                       TruncationPanel(self), self.directions, CapturePanel(self), self.record, self.layer_viewer]
+                       TruncationPanel(self), self.directions, CapturePanel(self), self.record, self.projector,
+                       self.layer_viewer]
         with dpg.window(tag="main"):
             with dpg.group(horizontal=True):
                 with dpg.child_window(tag="controls", width=CONTROLS_W, height=-1):
@@ -487,6 +490,7 @@ class App:
         self.directions.tick()      # directions a background task delivered
         self.layer_viewer.tick()    # the watched layer of a new frame
         self.record.tick()          # recording counters and buttons
+        self.projector.tick()       # the projection's preview and loss curve, a photo read in the background
         dpg.render_dearpygui_frame()
         self._frame_no += 1
         self._free_old_textures()
@@ -580,6 +584,7 @@ class App:
 
     def close(self) -> None:
         self.record.close()         # finalise a "record what I do" video, stop a walk (keeping its frames)
+        self.projector.close()      # stop a projection (its best step so far is still saved)
         self.worker.close()
         for thread in self._threads:
             thread.join(timeout=10)

@@ -6,21 +6,26 @@ model drew each frame, so the app can rebuild the model-dependent panels when a 
 Its renderer keeps every layer's output, so the layer viewer reads the frame's activations with no second
 forward pass (the cost: conv0 outputs besides the block outputs, ~140 MB at 1024 px config-f in fp16 on a GPU,
 ~280 MB in fp32 on the CPU; conv1 outputs are the block outputs themselves).
+project_photo runs the projector for the Projector panel, on a background thread with a model of its own.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from explorer.errors import ExplorerError, OutputError
-from explorer.latents import load_ws
+from explorer.images import to_numpy_images
+from explorer.latents import load_ws, one_hot
 from explorer.nn.generator import Generator
+from explorer.project.losses import ProjectionLoss, parse_loss_spec, psnr
+from explorer.project.projector import ProjectionStep, ProjectorConfig, project, save_projection, synthesize
 from explorer.render.renderer import Renderer, RenderStats
 from explorer.render.state import RenderState
 
@@ -143,3 +148,59 @@ def save_current_w(G: Generator, state: RenderState, path: "str | os.PathLike[st
         tmp.unlink(missing_ok=True)
         raise OutputError(path, f"cannot write w ({e.strerror or e})") from None
     return path
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Projected:
+    """A finished (or cancelled) projection, as plain data for the Projector panel."""
+
+    path: Optional[Path]        # The w+ .npz written (None: cancelled before the first step).
+    image: np.ndarray           # HxWx3 uint8: the saved w drawn with the model's const noise (as the app draws A).
+    psnr: float                 # dB of that image against the target.
+    start_psnr: float           # dB of the w_avg image (where the projection starts), for comparison.
+    steps_done: int
+    num_steps: int
+    cancelled: bool
+    model_key: tuple            # The model it was made with (a w means nothing to another model).
+
+
+def projection_threads() -> int:
+    """Torch threads for a projection on the CPU: half the cores, so the interactive renderer keeps the rest
+    (more threads than free cores make torch's workers spin-wait for each other: several times slower)."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def project_photo(
+    state: RenderState,                         # Its checkpoint, device and A's class pick the model.
+    pixels: np.ndarray,                         # HxWx3 uint8 target, already at the model's resolution.
+    out: Path,                                  # Where to write the best ws (.npz, key 'w').
+    steps: int,
+    space: str,                                 # 'w' or 'w+'.
+    loss_spec: Optional[str],                   # parse_loss_spec text; None = the default terms (with fallback).
+    on_step: Callable[[ProjectionStep], None],  # Called on this thread after every step (with a preview).
+    cancel,                                     # .is_set() -> True stops after the current step.
+    on_note: Callable[[str], None] = lambda note: None,   # A fallback the user should know about.
+) -> Projected:
+    """Project one photo with a generator of its own (the render worker's keeps drawing), on this thread.
+
+    The noise inputs stay the model's const buffers (not optimised), so the saved w renders in the app,
+    which draws with those buffers, exactly as the projector scored it; a projection with optimised noise
+    fits a little better but its look would not survive into the app.
+    """
+    model = Renderer().model_for(state)          # a fresh instance: never the worker's
+    G = model.G
+    if G.device.type == "cpu":   # this thread's share of the cores (thread-local); the rest stay with the window
+        torch.set_num_threads(projection_threads())
+    targets = torch.tensor(pixels, dtype=torch.uint8, device=G.device).permute(2, 0, 1)[None].float() / 127.5 - 1
+    loss = ProjectionLoss(targets, parse_loss_spec(loss_spec), strict=loss_spec is not None, warn=False)
+    if loss.warning:
+        on_note(loss.warning)
+    c = one_hot(state.a.class_idx, G.c_dim, device=G.device)
+    cfg = ProjectorConfig(num_steps=steps, space=space, optimize_noise=False)
+    result = project(G, targets, loss, cfg, c=c, callback=on_step, cancel=cancel, preview_every=1)
+    with torch.no_grad():
+        image = synthesize(G, result.ws)
+        start = synthesize(G, G.mapping.w_avg.view(1, 1, -1).expand(1, G.num_ws, -1))
+        p, p0 = (float(psnr(x.cpu(), targets.cpu())[0]) for x in (image, start))
+    path = save_projection(out, result.ws) if result.steps_done > 0 else None
+    return Projected(path, to_numpy_images(image)[0], p, p0, result.steps_done, steps, result.cancelled, model.key)
