@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mixing", type=float, default=0.9, help="style-mixing probability")
     p.add_argument("--ema-kimg", type=float, default=None, help="G_ema half-life (default batch * 10 / 32)")
     p.add_argument("--mirror", action="store_true", help="random x-flips of real images")
+    p.add_argument("--augment", action="store_true",
+                   help="DiffAugment (colour, translation, cutout) on every image D sees; stops D from overfitting small sets")
     p.add_argument("--amp", action="store_true", help="bf16 autocast with NHWC activations (GPU, or a CPU with bf16 support)")
     p.add_argument("--snap", type=float, default=10, help="snapshot every this many kimg")
     p.add_argument("--max-minutes", type=float, default=None, help="stop with a snapshot after this wall time")
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         data=args.data, outdir=args.outdir, kimg=args.kimg, batch=args.batch, seed=args.seed,
         channel_base=args.cbase, channel_max=args.cmax, mapping_layers=args.map, lr=args.lr, gamma=args.gamma,
-        pl_weight=args.pl_weight, style_mixing=args.mixing, ema_kimg=args.ema_kimg, mirror=args.mirror,
+        pl_weight=args.pl_weight, style_mixing=args.mixing, ema_kimg=args.ema_kimg, mirror=args.mirror, augment=args.augment,
         amp=args.amp, snap_kimg=args.snap, max_minutes=args.max_minutes, max_images=args.max_images,
         device=args.device, resume=args.resume, export_dir=args.export_dir,
     )

@@ -57,6 +57,7 @@ class TrainConfig:
     ema_kimg: Optional[float] = None      # Half-life of G_ema in kimg; None = batch * 10 / 32.
     ema_rampup: float = 0.05
     mirror: bool = False                  # Random x-flips of real images.
+    augment: bool = False                 # DiffAugment (colour, translation, cutout) on all D inputs.
     amp: bool = False                     # bf16 autocast (GPU, or CPUs with AVX512-BF16/AMX: ~1.5x here).
     snap_kimg: float = 10                 # Snapshot and sample grid every this many kimg.
     max_minutes: Optional[float] = None   # Stop (with a snapshot) after this much wall time.
@@ -144,7 +145,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     D_opt = lazy_adam(D.parameters(), cfg.lr, cfg.d_reg_interval, device)
     loss = StyleGAN2Loss(G, D, r1_gamma=cfg.r1_gamma(data.resolution), style_mixing_prob=cfg.style_mixing,
                          pl_weight=cfg.pl_weight, autocast_dtype=torch.bfloat16 if cfg.amp else None,
-                         channels_last=cfg.amp or device.type == "cuda")
+                         channels_last=cfg.amp or device.type == "cuda", augment=cfg.augment)
 
     # --- resume or start fresh ---------------------------------------------------------------------
     cur_nimg, step, elapsed_before = 0, 0, 0.0

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from ..nn.discriminator import Discriminator
 from ..nn.generator import Generator
+from .augment import diff_augment
 
 
 class StyleGAN2Loss:
@@ -24,6 +25,7 @@ class StyleGAN2Loss:
         pl_decay: float = 0.01,          # Decay of the running mean path length.
         autocast_dtype: Optional[torch.dtype] = None,  # bf16/fp16 autocast on GPU (None = fp32).
         channels_last: bool = False,     # NHWC activations (faster with bf16 and on GPUs).
+        augment: bool = False,           # DiffAugment every image D sees (reals and fakes alike).
     ):
         self.G, self.D = G, D
         self.r1_gamma, self.style_mixing_prob = r1_gamma, style_mixing_prob
@@ -31,6 +33,7 @@ class StyleGAN2Loss:
         self.pl_mean = torch.zeros([], device=G.device)
         self.autocast_dtype = autocast_dtype
         self.channels_last = channels_last
+        self.augment = augment
 
     def _autocast(self):
         dev = self.G.device.type
@@ -51,6 +54,8 @@ class StyleGAN2Loss:
         return img.float(), ws
 
     def run_D(self, img: torch.Tensor, c: Optional[torch.Tensor]) -> torch.Tensor:
+        if self.augment:
+            img = diff_augment(img)
         if self.channels_last:
             img = img.contiguous(memory_format=torch.channels_last)
         with self._autocast():
