@@ -13,5 +13,5 @@ $EXPLORER generate --checkpoint "$CKPT" --seeds 0-31 --outdir "$TMP/samples" --g
 $EXPLORER generate --checkpoint "$CKPT" --seeds 0-31 --trunc 0.7 --outdir "$TMP/samples07" --grid "$OUT/samples_psi0.7.png" --grid-cols 8
 $EXPLORER mix --checkpoint "$CKPT" --rows 1,2,3,4 --cols 5,6,7,8,9 --styles all-levels --out "$OUT/style_mixing.png"
 $EXPLORER noise-grid --checkpoint "$CKPT" --seeds 1,2,3 --out "$OUT/noise.png"
-$EXPLORER metrics --checkpoint "$CKPT" --data "$DATA" --fid "$N" --json "$OUT/metrics.json"
+$EXPLORER metrics --checkpoint "$CKPT" --data "$DATA" --fid "$N" --levels 64 --json "$OUT/metrics.json"
 rm -rf "$TMP"
