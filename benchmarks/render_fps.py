@@ -28,7 +28,8 @@ from explorer.render.renderer import Renderer  # noqa: E402
 from explorer.render.state import RenderState, Source  # noqa: E402
 
 MODELS = {
-    "small64": dict(img_resolution=64, channel_base=4096, channel_max=256),     # the bundled model's size
+    "bundled64": dict(img_resolution=64, channel_base=2048, channel_max=256),   # the bundled model's size
+    "small64": dict(img_resolution=64, channel_base=4096, channel_max=256),     # issue 2's "small" config
     "f256": dict(img_resolution=256, channel_base=32768, channel_max=512, conv_clamp=256),
     "f1024": dict(img_resolution=1024, channel_base=32768, channel_max=512, conv_clamp=256),
 }
@@ -61,7 +62,7 @@ def time_states(renderer: Renderer, states: list[RenderState], ckpt: str, device
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", default="small64,f256")
+    ap.add_argument("--models", default="bundled64,f256")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--frames", type=int, default=22)

@@ -46,7 +46,7 @@ from explorer.render.state import RenderState  # noqa: E402
 from explorer.video import Walk, default_batch_size, keyframes_from_seeds, render_walk  # noqa: E402
 
 MODELS = {
-    "small64": dict(img_resolution=64, channel_base=4096, channel_max=256),       # the bundled model's size
+    "small64": dict(img_resolution=64, channel_base=4096, channel_max=256),       # issue 2 small config (2x the bundled width)
     "f256": dict(img_resolution=256, channel_base=32768, channel_max=512, conv_clamp=256),
 }
 DEFAULTS = {"small64": ("1,4,8,16", 49), "f256": ("1,4", 9)}   # batch sizes, frames per run

@@ -4,9 +4,9 @@ StyleGAN's promise is that coarse styles (4-8 px) set pose, face shape and hair,
 set colours and micro-detail, and noise only moves small detail. For many pairs of seeds (A, B) we copy one
 level of B's w into A and measure how the image changes:
 
-- layout: mean |difference| of the luminance after 8x8 average pooling (where things are, how big);
-- colour: mean |difference| of the chroma (each pixel's RGB minus its luminance): the hues;
-- detail: mean |difference| of what 8x8 pooling removes (edges, texture).
+- layout: mean |difference| of the luminance of the image pooled to 8x8 cells (where things are, how big);
+- colour: mean |difference| of the same cells' chroma (RGB minus luminance): the hues of regions;
+- detail: mean |difference| of what the pooling removes, in all channels (edges, texture, speckle).
 
 Noise is measured the same way, between two noise seeds for the same w, and compared with the change
 between two seeds. All numbers are in the generator's [-1, 1] pixel units.
@@ -23,12 +23,15 @@ from .nn.layer_table import LEVELS
 
 
 def _parts(img: torch.Tensor, pool: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Split [N, 3, H, W] images into (coarse luminance layout, chroma, high-frequency detail)."""
-    lum = img.mean(dim=1, keepdim=True)
-    chroma = img - lum
-    low = F.avg_pool2d(lum, pool)
-    detail = lum - F.interpolate(low, scale_factor=pool, mode="nearest")
-    return low, chroma, detail
+    """Split [N, 3, H, W] images into (luminance layout, regional colour, fine detail).
+
+    Layout and colour come from the image average-pooled to 8x8 cells (its luminance, and each cell's RGB
+    minus that luminance); detail is everything the pooling removes, in all three channels.
+    """
+    low = F.avg_pool2d(img, pool)
+    lum = low.mean(dim=1, keepdim=True)
+    detail = img - F.interpolate(low, scale_factor=pool, mode="nearest")
+    return lum, low - lum, detail
 
 
 def _change(a: torch.Tensor, b: torch.Tensor, pool: int) -> dict[str, float]:
