@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 import os
 import threading
 import weakref
@@ -37,7 +36,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .errors import ExplorerError, OutputError
+from .errors import ExplorerError
+from .latents import write_npz
 from .nn.generator import Generator
 
 STD_SAMPLES = 2000      # latents sampled to measure the spread of w (alpha unit); ~2% error on a std
@@ -175,16 +175,7 @@ def save_directions(path: "str | os.PathLike[str]", directions: np.ndarray, eige
         arrays["eigenvalues"] = np.asarray(eigenvalues, np.float32)
     if std is not None:
         arrays["std"] = np.asarray(std, np.float32)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(path, f"cannot write directions ({e.strerror or e})") from None
-    return path
+    return write_npz(path, arrays, "directions")
 
 
 # --- cache -----------------------------------------------------------------------------------------------------

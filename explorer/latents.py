@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 
-from .errors import ExplorerError
+from .errors import ExplorerError, OutputError
 
 
 def parse_seeds(spec: str) -> list[int]:
@@ -82,5 +83,21 @@ def load_ws(path: "str | os.PathLike[str]", num_ws: int, w_dim: int) -> torch.Te
     return torch.from_numpy(w)
 
 
-def save_ws(path: "str | os.PathLike[str]", ws: torch.Tensor) -> None:
-    np.savez(path, w=ws.detach().cpu().numpy().astype(np.float32))
+def write_npz(path: "str | os.PathLike[str]", arrays: dict[str, np.ndarray], what: str) -> Path:
+    """Write an .npz atomically (temp file, then rename): a failed write never leaves a half file behind.
+    An unwritable path raises OutputError naming the file and `what` was being written."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(path, f"cannot write {what} ({e.strerror or e})") from None
+    return path
+
+
+def save_ws(path: "str | os.PathLike[str]", ws: torch.Tensor) -> Path:
+    """ws as w / w+ .npz (key 'w', float32), the format every command reads."""
+    return write_npz(path, {"w": ws.detach().cpu().numpy().astype(np.float32)}, "w")

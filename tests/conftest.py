@@ -31,6 +31,21 @@ def make_generator(seed: int = 0, **overrides) -> Generator:
     return G.requires_grad_(False)
 
 
+@pytest.fixture(scope="module")
+def display():
+    """A virtual X display (Xvfb) for a module of GUI tests; DISPLAY points at it while they run."""
+    from tests.helpers.gui_display import xvfb
+
+    with xvfb() as name:
+        old = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = name
+        yield name
+        if old is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = old
+
+
 @pytest.fixture
 def small_generator() -> Generator:
     return make_generator()

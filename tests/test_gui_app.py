@@ -7,7 +7,6 @@ One App serves the whole module: Dear PyGui cannot create a second context in a 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 from types import SimpleNamespace
@@ -20,24 +19,12 @@ from PIL import Image
 from explorer.io.native import save_generator
 from explorer.render.state import RenderState, Source
 from tests.conftest import make_generator
-from tests.helpers.gui_display import click, drive, xdotool, xvfb
+from tests.helpers.gui_display import click, drive, xdotool
 
 pytestmark = pytest.mark.gui
 
 
 # --- fixtures ----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def display():
-    with xvfb() as name:
-        old = os.environ.get("DISPLAY")
-        os.environ["DISPLAY"] = name
-        yield name
-        if old is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = old
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     d = tmp_path_factory.mktemp("models").resolve()

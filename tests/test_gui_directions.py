@@ -5,7 +5,6 @@ are checked for the change each control must make. One App serves the whole modu
 """
 from __future__ import annotations
 
-import os
 import shutil
 from types import SimpleNamespace
 
@@ -17,21 +16,9 @@ from explorer.directions import sefa_directions
 from explorer.io.native import save_generator
 from explorer.render.state import Edit, RenderState, Source
 from tests.conftest import make_generator
-from tests.helpers.gui_display import app_or_rerun, click, drive, xdotool, xvfb
+from tests.helpers.gui_display import app_or_rerun, click, drive, xdotool
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(scope="module")
-def display():
-    with xvfb() as name:
-        old = os.environ.get("DISPLAY")
-        os.environ["DISPLAY"] = name
-        yield name
-        if old is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = old
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ when another module's App already holds this process's Dear PyGui context).
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 from types import SimpleNamespace
@@ -25,24 +24,12 @@ from explorer.project.mobilenet import WEIGHTS_ENV
 from explorer.render.renderer import Renderer
 from explorer.render.state import RenderState, Source
 from tests.conftest import make_generator
-from tests.helpers.gui_display import app_or_rerun, click, drive, xvfb
+from tests.helpers.gui_display import app_or_rerun, click, drive
 
 pytestmark = pytest.mark.gui
 
 
 # --- fixtures ----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def display():
-    with xvfb() as name:
-        old = os.environ.get("DISPLAY")
-        os.environ["DISPLAY"] = name
-        yield name
-        if old is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = old
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     d = tmp_path_factory.mktemp("models").resolve()

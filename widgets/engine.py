@@ -11,7 +11,6 @@ project_photo runs the projector for the Projector panel, on a background thread
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 from pathlib import Path
 from typing import Callable, Optional
@@ -20,9 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from explorer.errors import ExplorerError, OutputError
+from explorer.errors import ExplorerError
 from explorer.images import to_numpy_images
-from explorer.latents import load_ws, one_hot
+from explorer.latents import load_ws, one_hot, save_ws
 from explorer.nn.generator import Generator
 from explorer.project.losses import ProjectionLoss, parse_loss_spec, psnr
 from explorer.project.projector import ProjectionStep, ProjectorConfig, project, save_projection, synthesize
@@ -136,18 +135,7 @@ def save_current_w(G: Generator, state: RenderState, path: "str | os.PathLike[st
     Uses its own Renderer so the worker's caches are never touched from another thread. Loading the file
     as source A with psi 1 and no mixing gives the same frame back.
     """
-    ws = Renderer().compute_ws(state, G).cpu().numpy().astype(np.float32)
-    path = Path(path)
-    buf = io.BytesIO()
-    np.savez(buf, w=ws)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(path, f"cannot write w ({e.strerror or e})") from None
-    return path
+    return save_ws(path, Renderer().compute_ws(state, G))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import OutputError
+from ..latents import write_npz
 from ..nn.generator import Generator
 from .losses import ProjectionLoss
 
@@ -246,15 +246,7 @@ def save_projection(path: "str | os.PathLike[str]", ws: torch.Tensor, noise: Opt
     arrays = {"w": ws.detach().cpu().numpy().astype(np.float32)}
     for name, buf in (noise or {}).items():
         arrays[f"noise.{name}"] = buf.detach().cpu().numpy().astype(np.float32)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(path, f"cannot write projection ({e.strerror or e})") from None
-    return path
+    return write_npz(path, arrays, "projection")
 
 
 def load_projection_noise(path: "str | os.PathLike[str]") -> dict[str, torch.Tensor]:
