@@ -94,3 +94,15 @@ def test_info_describes_layers_levels_and_noise(native_checkpoint, capsys):
     assert main(["info", str(native_checkpoint)]) == 0
     text = capsys.readouterr().out
     assert "coarse 0-3" in text and "b16.conv0" in text
+
+
+def test_save_ws_is_atomic_and_names_an_unwritable_file(tmp_path):
+    from explorer.errors import OutputError
+    from explorer.latents import load_ws
+
+    ws = torch.randn(2, 4, 8)
+    path = save_ws(tmp_path / "w.npz", ws)
+    assert torch.equal(load_ws(path, 4, 8), ws) and not list(tmp_path.glob(".*.tmp"))
+    bad = tmp_path / "missing-dir" / "w.npz"
+    with pytest.raises(OutputError, match="missing-dir.*cannot write w"):
+        save_ws(bad, ws)
