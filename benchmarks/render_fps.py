@@ -7,7 +7,9 @@ Each scenario renders --frames states that differ only in the dragged control, l
   fine-mix   the fine group's mix weight     noise-fine   one fine layer's noise scale
   psi        truncation psi                  t            interpolation A -> B
   seed       seed A (a new mapping every frame)
-Prints a table: ms per frame and fps, cached vs uncached, and the speed-up.
+Prints a table: ms per frame and fps, cached vs uncached, and the speed-up, and per model the share of
+convolution multiply-adds in the fine blocks (64 px and up). A fine-group change must rerun them, so where
+the convolutions dominate (config-f at 256 px on a CPU) no cache can beat 1 / share of a full render.
 """
 from __future__ import annotations
 
@@ -50,6 +52,22 @@ def scenarios(G: Generator, frames: int) -> dict[str, list[RenderState]]:
     }
 
 
+def fine_mac_share(G: Generator) -> tuple[float, float]:
+    """(GMACs of one synthesis pass, share of them in blocks of 64 px and up), from the layer shapes."""
+    macs = {}
+    for block in G.synthesis.blocks():
+        r = block.resolution
+        m = 0
+        for _, layer in block.conv_layers():   # conv0 (up) runs its 3x3 transposed conv at the input size
+            side = r // 2 if layer.up else r
+            m += side * side * layer.in_channels * layer.out_channels * 9
+        if block.num_torgb:
+            m += r * r * block.torgb.in_channels * block.torgb.out_channels
+        macs[r] = m
+    total = sum(macs.values())
+    return total / 1e9, sum(m for r, m in macs.items() if r >= 64) / total
+
+
 def time_states(renderer: Renderer, states: list[RenderState], ckpt: str, device: str, precision: str) -> float:
     states = [s.replace(checkpoint=ckpt, device=device, precision=precision) for s in states]
     for s in states[:2]:  # warm-up: model load, kernels, allocator
@@ -86,6 +104,9 @@ def main() -> None:
     for name, ckpt in ckpts.items():
         cached, uncached = Renderer(), Renderer(use_cache=False)
         G = cached.model_for(RenderState(checkpoint=ckpt, device=args.device, precision=args.precision)).G
+        gmacs, share = fine_mac_share(G)
+        print(f"{name}: {gmacs:.2f} GMAC per synthesis, {share:.1%} of them in the fine blocks "
+              f"(compute-bound bound on a fine-group speed-up: {1 / share:.2f}x)", flush=True)
         for change, states in scenarios(G, args.frames).items():
             tc = time_states(cached, states, ckpt, args.device, args.precision)
             tu = time_states(uncached, states, ckpt, args.device, args.precision)
