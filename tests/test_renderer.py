@@ -101,6 +101,34 @@ def test_late_changes_resume_synthesis_late(ckpt):
     assert r.stats.first_block == r.stats.num_blocks
 
 
+@pytest.mark.parametrize("architecture", ["skip", "resnet", "orig"])
+def test_a_change_inside_a_block_resumes_at_its_layer_with_identical_pixels(tmp_path, architecture):
+    G = make_generator(img_resolution=64, architecture=architecture)
+    ckpt = str(save_generator(G, tmp_path / f"{architecture}.safetensors"))
+    cached, fresh = Renderer(), Renderer(use_cache=False)
+    s = base_state(ckpt)
+    base = cached.render(s)
+    n_noise = len(G.layer_table.noise_layers)
+    resnet, skip = architecture == "resnet", architecture == "skip"
+    # w 0: b4.conv1 | w 1: b4.torgb + b8.conv0 | ... | w 7: b32.torgb + b64.conv0 | w 8: b64.conv1 | w 9: b64.torgb
+    # (only 'skip' has a torgb in every block; 'resnet' resumes inside a block only at its torgb)
+    cases = {
+        "w9 mix": (s.with_mix([9], 1.0, G.num_ws), "b64.torgb"),
+        "w8 mix": (s.with_mix([8], 1.0, G.num_ws), "b64.conv0" if resnet else "b64.conv1"),
+        "w7 mix": (s.with_mix([7], 1.0, G.num_ws), "b32.torgb" if skip else "b64.conv0"),
+        "w1 mix": (s.with_mix([1], 1.0, G.num_ws), "b4.torgb" if skip else "b8.conv0"),
+        "w0 mix": (s.with_mix([0], 1.0, G.num_ws), "b4.conv1"),
+        "last noise": (s.with_noise_scale(n_noise - 1, 2.0, n_noise), "b64.conv0" if resnet else "b64.conv1"),
+        "b64.conv0 noise": (s.with_noise_scale(n_noise - 2, 0.0, n_noise), "b64.conv0"),
+    }
+    for name, (changed, first_layer) in cases.items():
+        img = cached.render(changed)
+        assert cached.stats.first_layer == first_layer, name
+        assert np.array_equal(img, fresh.render(changed)), name
+        assert not np.array_equal(img, base), f"{name} changed nothing"
+        assert np.array_equal(cached.render(s), base), f"back from {name}"
+
+
 def test_mapping_runs_once_per_source(ckpt):
     r = Renderer()
     s = base_state(ckpt)

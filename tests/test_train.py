@@ -103,8 +103,6 @@ def test_training_run_writes_snapshots_samples_and_log(images16, tmp_path):
     assert G.img_resolution == 16
     assert main(["generate", "--checkpoint", str(out / "network-latest.safetensors"), "--seeds", "0-1",
                  "--outdir", str(tmp_path / "gen")]) == 0
-    # the weights moved away from their initial values
-    init = TrainConfig  # noqa: F841
     info = read_training_info(out / STATE_FILE)
     assert info["cur_nimg"] == 32 and info["step"] == 8
 

@@ -3,9 +3,8 @@
 Panels never touch a Generator; they get a ModelInfo (plain data) and ask the app, which asks this module.
 `Engine` stands in for a Renderer inside RenderWorker (it has `render(state)` and `stats`) and notes which
 model drew each frame, so the app can rebuild the model-dependent panels when a new checkpoint arrives.
-Its renderer keeps every layer's output, so the layer viewer reads the frame's activations with no second
-forward pass (the cost: conv0 outputs besides the block outputs, ~140 MB at 1024 px config-f in fp16 on a GPU,
-~280 MB in fp32 on the CPU; conv1 outputs are the block outputs themselves).
+The renderer keeps every layer's output (to resume inside a block), so the layer viewer reads the frame's
+activations with no second forward pass.
 project_photo runs the projector for the Projector panel, on a background thread with a model of its own.
 """
 from __future__ import annotations
@@ -37,7 +36,7 @@ class Engine:
     """A Renderer plus the ModelInfo of the model it last used; runs on the render worker's thread."""
 
     def __init__(self, renderer: Optional[Renderer] = None):
-        self.renderer = renderer or Renderer(keep_layers=True)
+        self.renderer = renderer or Renderer()
         self.info: Optional[ModelInfo] = None
         self.current: tuple[Optional[Generator], Optional[ModelInfo]] = (None, None)  # swapped as one value
         self._model = None
@@ -65,7 +64,7 @@ class Engine:
 
     @torch.no_grad()
     def layer_image(self, name: str, channel: Optional[int] = None) -> Optional[LayerImage]:
-        """Layer `name` of the last frame as a normalised uint8 image (None if that frame did not keep it).
+        """Layer `name` of the last frame as a normalised uint8 image (None before the first frame).
 
         Mean |activation| over channels, or one channel; min..max stretched to 0..255; reduced on the device,
         so one small array crosses to the host.

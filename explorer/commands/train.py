@@ -37,7 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ExplorerError
-    from ..train.dataset import ImageDataset  # noqa: F401  (fail early on a bad --data below)
     from ..train.loop import TrainConfig, train
 
     cfg = TrainConfig(

@@ -226,6 +226,17 @@ class SynthesisBlock(torch.nn.Module):
     def conv_layers(self) -> list[tuple[str, SynthesisLayer]]:
         return [(n, getattr(self, n)) for n in ("conv0", "conv1") if hasattr(self, n)]
 
+    def layer_names(self) -> list[str]:
+        """The block's layers in order, one w each: ['conv0', 'conv1', 'torgb'] (no conv0 at 4 px)."""
+        return [n for n, _ in self.conv_layers()] + (["torgb"] if self.num_torgb else [])
+
+    def can_resume_at(self, layer: int) -> bool:
+        """Can forward(resume_at=layer) continue from a kept layer output? ('resnet' sums a skip path
+        around both convs, so it resumes only at torgb, where x is the block's output.)"""
+        names = self.layer_names()
+        return 0 < layer < len(names) and (self.architecture != "resnet" or self.in_channels == 0
+                                           or names[layer] == "torgb")
+
     def forward(
         self,
         x: Optional[torch.Tensor],       # [N, in_channels, R/2, R/2] or None for the first block.
@@ -235,33 +246,40 @@ class SynthesisBlock(torch.nn.Module):
         memory_format: torch.memory_format = torch.contiguous_format,
         layer_kwargs: Optional[Mapping[str, dict]] = None,  # Per-layer noise arguments by name.
         on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,  # Sees each layer's output.
+        resume_at: int = 0,              # Skip the first layers: x is then the output of layer resume_at-1.
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         layer_kwargs = layer_kwargs or {}
         seen = on_layer or (lambda name, t: None)
-        w_iter = iter(ws.unbind(dim=1))
+        names = self.layer_names()
+        w = dict(zip(names, ws.unbind(dim=1)))
+        todo = set(names[resume_at:])
+        if resume_at and not self.can_resume_at(resume_at):
+            raise ValueError(f"b{self.resolution} cannot resume at layer {resume_at}")
         if self.in_channels == 0:
-            x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
-            x = x.contiguous(memory_format=memory_format)
-            x = self.conv1(x, next(w_iter), **layer_kwargs.get("conv1", {}))
-            seen("conv1", x)
-        elif self.architecture == "resnet":
+            if resume_at == 0:
+                x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+                x = x.contiguous(memory_format=memory_format)
+            if "conv1" in todo:
+                x = self.conv1(x, w["conv1"], **layer_kwargs.get("conv1", {}))
+                seen("conv1", x)
+        elif self.architecture == "resnet" and "conv0" in todo:
             x = x.to(dtype=dtype, memory_format=memory_format)
             y = self.skip(x, gain=math.sqrt(0.5))
-            x = self.conv0(x, next(w_iter), **layer_kwargs.get("conv0", {}))
+            x = self.conv0(x, w["conv0"], **layer_kwargs.get("conv0", {}))
             seen("conv0", x)
-            x = self.conv1(x, next(w_iter), gain=math.sqrt(0.5), **layer_kwargs.get("conv1", {}))
+            x = self.conv1(x, w["conv1"], gain=math.sqrt(0.5), **layer_kwargs.get("conv1", {}))
             seen("conv1", x)
             x = y + x
         else:
             x = x.to(dtype=dtype, memory_format=memory_format)
-            x = self.conv0(x, next(w_iter), **layer_kwargs.get("conv0", {}))
-            seen("conv0", x)
-            x = self.conv1(x, next(w_iter), **layer_kwargs.get("conv1", {}))
-            seen("conv1", x)
+            for name in ("conv0", "conv1"):
+                if name in todo:
+                    x = getattr(self, name)(x, w[name], **layer_kwargs.get(name, {}))
+                    seen(name, x)
         if img is not None:
             img = upsample2d(img, self.resample_filter)
         if self.num_torgb:
-            y = self.torgb(x, next(w_iter)).to(torch.float32)
+            y = self.torgb(x, w["torgb"]).to(torch.float32)
             seen("torgb", y)
             img = y if img is None else img + y
         return x, img
@@ -311,8 +329,10 @@ class SynthesisNetwork(torch.nn.Module):
         channels_last: bool = False,                              # NHWC activations (faster on CPUs)
         on_block: Optional[Callable[[int, torch.Tensor, torch.Tensor], None]] = None,
         on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,
+        resume_at: int = 0,                                       # first layer to run in blocks[start]
     ) -> torch.Tensor:
-        """Run blocks[start:] from the activations (x, img) left by block start-1.
+        """Run blocks[start:] from the activations (x, img) left by block start-1, or from inside block
+        `start` when resume_at > 0 (x: that block's output of layer resume_at-1, img: still block start-1's).
 
         The renderer calls this with cached activations so that a change reaching only late layers
         recomputes only the late blocks; on_block(i, x, img) lets it cache each block's output, and
@@ -338,7 +358,8 @@ class SynthesisNetwork(torch.nn.Module):
                 )
             mf = torch.channels_last if channels_last else torch.contiguous_format
             seen = None if on_layer is None else (lambda n, t, r=block.resolution: on_layer(f"b{r}.{n}", t))
-            x, img = block(x, img, cur_ws, dtype=dtype, memory_format=mf, layer_kwargs=kwargs, on_layer=seen)
+            x, img = block(x, img, cur_ws, dtype=dtype, memory_format=mf, layer_kwargs=kwargs, on_layer=seen,
+                           resume_at=resume_at if i == start else 0)
             if on_block is not None:
                 on_block(i, x, img)
         return img
