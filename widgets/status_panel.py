@@ -33,7 +33,9 @@ class StatusPanel(Panel):
         parts = []
         if r is not None and r.stats is not None:
             # stats.seconds is the synthesis alone: a model load (done before it, on the worker) is not counted
-            parts.append(f"render {r.stats.seconds * 1000:.0f} ms (from block {r.stats.first_block}/{r.stats.num_blocks})")
+            st = r.stats
+            where = "unchanged" if not st.first_layer else f"from {st.first_layer}, block {st.first_block}/{st.num_blocks}"
+            parts.append(f"render {st.seconds * 1000:.0f} ms ({where})")
             parts.append(f"{r.stats.device} {r.stats.dtype}")
         elif app.info is None:
             parts.append("no model loaded" if app.model_error else "loading model...")
