@@ -36,6 +36,9 @@ class ModelPanel(Panel):
             dpg.add_combo(tag="model.precision", label="precision", items=list(PRECISIONS), width=80,
                           default_value=self.app.state.precision,
                           callback=lambda s, a: self.app.update_state(precision=a))
+        with dpg.tooltip("model.precision"):
+            dpg.add_text("auto: fp16 for the top resolutions on CUDA, fp32 on CPUs (pixels as NVlabs').\n"
+                         "bf16: ~1.9x faster at 256 px on CPUs with AVX512-BF16, within ~0.3 grey levels.")
         dpg.add_text("loading...", tag="model.summary", color=DIM_COLOR)
         dpg.add_text("", tag="model.error", color=ERROR_COLOR, wrap=420, show=False)
 
