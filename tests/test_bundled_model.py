@@ -45,11 +45,18 @@ def test_images_are_varied_structured_and_not_constant():
 def test_style_levels_and_noise_change_what_they_promise():
     G = _bundled()
     fx = level_effects(G, pairs=16)["levels"]
-    seed, coarse, fine, noise = fx["other seed"], fx["coarse"], fx["fine"], fx["noise"]
+    seed, coarse, middle, fine, noise = fx["other seed"], fx["coarse"], fx["middle"], fx["fine"], fx["noise"]
+
+    def share(level: dict, part: str) -> float:   # fraction of what another seed changes
+        return level[part] / seed[part]
+
     # coarse styles move the layout (head shape, hair, background) far more than fine styles do
     assert coarse["layout"] > 3 * fine["layout"]
     # fine styles keep the layout of A: a small part of what another seed changes
     assert fine["layout"] < 0.25 * seed["layout"]
+    # middle and fine styles lean to colour rather than shape: a larger share of a seed's colour change than
+    # of its layout change
+    assert share(middle, "colour") > share(middle, "layout") and share(fine, "colour") > share(fine, "layout")
     # noise only changes small detail: little layout or regional colour change compared with another seed
     assert noise["layout"] < 0.2 * seed["layout"] and noise["colour"] < 0.2 * seed["colour"]
     assert noise["detail"] > noise["layout"]
