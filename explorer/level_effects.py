@@ -2,14 +2,17 @@
 
 StyleGAN's promise is that coarse styles (4-8 px) set pose, face shape and hair, fine styles (64 px and up)
 set colours and micro-detail, and noise only moves small detail. For many pairs of seeds (A, B) we copy one
-level of B's w into A and measure how the image changes:
+level of B's w into A and measure how the image changes, on a grid of 8x8 cells:
 
-- layout: mean |difference| of the luminance of the image pooled to 8x8 cells (where things are, how big);
-- colour: mean |difference| of the same cells' chroma (RGB minus luminance): the hues of regions;
-- detail: mean |difference| of what the pooling removes, in all channels (edges, texture, speckle).
+- shape: 1 - the correlation of the two luminance images inside each cell (SSIM's structure term). It sees
+  where edges and forms are and ignores how bright or contrasted a cell is, so recolouring (black hair turned
+  blond) is not counted as a change of shape, and moving or reshaping an outline is;
+- colour: mean |difference| of each cell's mean RGB: the hue and brightness of regions;
+- detail: mean |difference| of what the cell means remove, in all channels (edges, texture, speckle).
 
 Noise is measured the same way, between two noise seeds for the same w, and compared with the change
-between two seeds. All numbers are in the generator's [-1, 1] pixel units.
+between two seeds. Colour and detail are in the generator's [-1, 1] pixel units; shape is 0 (same forms)
+to 1 (unrelated) and up to 2 (inverted).
 """
 from __future__ import annotations
 
@@ -21,29 +24,34 @@ import torch.nn.functional as F
 from .latents import one_hot, zs_from_seeds
 from .nn.layer_table import LEVELS
 
-
-def _parts(img: torch.Tensor, pool: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Split [N, 3, H, W] images into (luminance layout, regional colour, fine detail).
-
-    Layout and colour come from the image average-pooled to 8x8 cells (its luminance, and each cell's RGB
-    minus that luminance); detail is everything the pooling removes, in all three channels.
-    """
-    low = F.avg_pool2d(img, pool)
-    lum = low.mean(dim=1, keepdim=True)
-    detail = img - F.interpolate(low, scale_factor=pool, mode="nearest")
-    return lum, low - lum, detail
+PARTS = ("shape", "colour", "detail")
+_STRUCTURE_EPS = (0.03 * 2) ** 2 / 2   # SSIM's C3 for a dynamic range of 2: flat cells compare as equal.
 
 
-def _change(a: torch.Tensor, b: torch.Tensor, pool: int) -> dict[str, float]:
-    pa, pb = _parts(a, pool), _parts(b, pool)
-    names = ("layout", "colour", "detail")
-    return {n: round(float((x - y).abs().mean()), 4) for n, x, y in zip(names, pa, pb)}
+def _shape_change(a: torch.Tensor, b: torch.Tensor, cell: int) -> torch.Tensor:
+    """1 - per-cell correlation of the luminance of [N, 3, H, W] images a and b, averaged over cells."""
+    la, lb = a.mean(dim=1, keepdim=True), b.mean(dim=1, keepdim=True)
+    mean_a, mean_b = F.avg_pool2d(la, cell), F.avg_pool2d(lb, cell)
+    var_a = (F.avg_pool2d(la * la, cell) - mean_a * mean_a).clamp(min=0)
+    var_b = (F.avg_pool2d(lb * lb, cell) - mean_b * mean_b).clamp(min=0)
+    cov = F.avg_pool2d(la * lb, cell) - mean_a * mean_b
+    structure = (cov + _STRUCTURE_EPS) / ((var_a * var_b).sqrt() + _STRUCTURE_EPS)
+    return (1 - structure).mean()
+
+
+def image_change(a: torch.Tensor, b: torch.Tensor, cell: int) -> dict[str, float]:
+    """Shape, colour and detail change between image batches a and b ([N, 3, H, W]), on cells of `cell` px."""
+    low_a, low_b = F.avg_pool2d(a, cell), F.avg_pool2d(b, cell)
+    detail_a = a - F.interpolate(low_a, scale_factor=cell, mode="nearest")
+    detail_b = b - F.interpolate(low_b, scale_factor=cell, mode="nearest")
+    values = (_shape_change(a, b, cell), (low_a - low_b).abs().mean(), (detail_a - detail_b).abs().mean())
+    return {name: round(float(v), 4) for name, v in zip(PARTS, values)}
 
 
 @torch.no_grad()
 def level_effects(G: torch.nn.Module, pairs: int = 32, seed: int = 0, batch: int = 16) -> dict[str, Any]:
     """For `pairs` seed pairs: the change that copying each level of B into A causes, and noise's change."""
-    pool = max(G.img_resolution // 8, 1)
+    cell = max(G.img_resolution // 8, 1)
     seeds_a = list(range(seed, seed + pairs))
     seeds_b = list(range(seed + pairs, seed + 2 * pairs))
     table = G.layer_table
@@ -63,23 +71,23 @@ def level_effects(G: torch.nn.Module, pairs: int = 32, seed: int = 0, batch: int
         img_a = G.synthesis(wa, noise_mode="const")
         img_b = G.synthesis(wb, noise_mode="const")
         weight = za.shape[0] / pairs
-        add("other seed", _change(img_a, img_b, pool), weight)
+        add("other seed", image_change(img_a, img_b, cell), weight)
         for level in LEVELS:
             idx = table.level_indices(level)
             if not idx:
                 continue
             mixed = wa.clone()
             mixed[:, idx] = wb[:, idx]
-            add(level, _change(img_a, G.synthesis(mixed, noise_mode="const"), pool), weight)
+            add(level, image_change(img_a, G.synthesis(mixed, noise_mode="const"), cell), weight)
         noise1 = G.synthesis(wa, noise=G.make_noise(1))
         noise2 = G.synthesis(wa, noise=G.make_noise(2))
-        add("noise", _change(noise1, noise2, pool), weight)
+        add("noise", image_change(noise1, noise2, cell), weight)
     out["levels"] = {k: {m: round(v, 4) for m, v in d.items()} for k, d in sums.items()}
     return out
 
 
 def describe(effects: dict[str, Any]) -> str:
-    rows = [f"{'change':<12}{'layout':>8}{'colour':>8}{'detail':>8}"]
+    rows = [f"{'change':<12}" + "".join(f"{p:>8}" for p in PARTS)]
     for name, d in effects["levels"].items():
-        rows.append(f"{name:<12}{d['layout']:>8.3f}{d['colour']:>8.3f}{d['detail']:>8.3f}")
+        rows.append(f"{name:<12}" + "".join(f"{d[p]:>8.3f}" for p in PARTS))
     return "\n".join(rows)
