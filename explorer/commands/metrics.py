@@ -42,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
         from ..level_effects import describe, level_effects
 
         res["level_effects"] = level_effects(G, pairs=args.levels)
-        print("change when copying B's styles into A (shape: 1 - correlation of forms per 8x8 cell; "
-              "colour, detail: mean |difference| in pixel units, [-1, 1]):")
+        print("change when copying B's styles into A (shape: 1 - correlation of forms in each cell of an "
+              "8x8 grid; colour, detail: mean |difference| in pixel units, [-1, 1]):")
         print(describe(res["level_effects"]))
     if args.json_out:
         with open(args.json_out, "w") as f:
