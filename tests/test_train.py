@@ -210,3 +210,29 @@ def test_metrics_command_on_a_tiny_model(images16, tmp_path, capsys):
     res = json.load(open(res_file))
     assert np.isfinite(res["fid"]) and res["fid"] > 0 and res["num_fake"] == 6
     assert "FID" in capsys.readouterr().out
+
+
+# --- continuing from a trained generator (its D lost) --------------------------------------------------------
+
+def test_init_from_starts_g_from_the_file_warms_up_d_alone_and_counts_kimg_on(images16, tmp_path):
+    first = train(tiny_config(images16, tmp_path / "a", kimg=0.1, snap_kimg=0.05))  # its card says "kimg 0.1"
+    trained = load_generator(tmp_path / "a" / "network-latest.safetensors")
+    cfg = tiny_config(images16, tmp_path / "b", init_from=str(tmp_path / "a" / "network-latest.safetensors"),
+                      kimg=first["kimg"] + 0.016, d_warmup_kimg=0.016, seed=5)
+    summary = train(cfg)
+    assert summary["kimg"] == pytest.approx(first["kimg"] + 0.016)  # counted on from the file's kimg
+    after = load_generator(tmp_path / "b" / "network-latest.safetensors")
+    for (k, v), (k2, v2) in zip(trained.state_dict().items(), after.state_dict().items()):
+        if k != "mapping.w_avg":  # a running mean of the same G's w, tracked in every phase as NVlabs does
+            assert k == k2 and torch.equal(v, v2), f"{k} moved during the D-only warm-up"
+    assert dict(after.cfg.provenance)["init_from"] == "network-latest.safetensors"
+    records = [json.loads(l) for l in open(tmp_path / "b" / "metrics.jsonl")]
+    assert all("loss_G" not in r for r in records) and all("loss_D" in r for r in records)
+
+
+def test_init_from_refuses_a_generator_of_another_shape(images16, tmp_path):
+    train(tiny_config(images16, tmp_path / "a"))
+    cfg = tiny_config(images16, tmp_path / "b", init_from=str(tmp_path / "a" / "network-latest.safetensors"),
+                      channel_max=64)
+    with pytest.raises(Exception, match="differs in channel_max"):
+        train(cfg)

@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     p.add_argument("--resume", action="store_true", help="continue the run in --outdir from its last snapshot")
+    p.add_argument("--init-from", default=None, metavar="CKPT",
+                   help="start G from this trained generator (same architecture; D starts fresh; its kimg counts on)")
+    p.add_argument("--d-warmup", type=float, default=0, metavar="KIMG",
+                   help="with --init-from: train only D for this many kimg before G moves")
     p.set_defaults(func=run)
 
 
@@ -45,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         pl_weight=args.pl_weight, style_mixing=args.mixing, ema_kimg=args.ema_kimg, mirror=args.mirror, augment=args.augment,
         amp=args.amp, snap_kimg=args.snap, max_minutes=args.max_minutes, max_images=args.max_images,
         device=args.device, resume=args.resume, export_dir=args.export_dir,
+        init_from=args.init_from, d_warmup_kimg=args.d_warmup,
     )
     if args.resolution is not None:
         from ..train.dataset import ImageDataset as _D

@@ -65,6 +65,8 @@ class TrainConfig:
     export_dir: Optional[str] = None      # Also write each snapshot's G_ema here as float16 (half the size).
     device: str = "auto"
     resume: bool = False
+    init_from: Optional[str] = None       # Start G and G_ema from this generator (D starts fresh); its kimg counts on.
+    d_warmup_kimg: float = 0              # With init_from: train only D for this many kimg before G moves.
     progress: bool = True
 
     def r1_gamma(self, resolution: int) -> float:
@@ -87,6 +89,21 @@ def make_networks(cfg: TrainConfig, resolution: int, c_dim: int, device: torch.d
     D = Discriminator(resolution, c_dim=c_dim, channel_base=cfg.channel_base, channel_max=cfg.channel_max,
                       conv_clamp=256 if cfg.amp else None).to(device).train()
     return G, D
+
+
+def _init_generator(G: Generator, path: str, data: ImageDataset) -> int:
+    """Copy a trained generator's weights into G (same architecture); returns how many images it was trained on."""
+    from ..io import load_generator
+
+    trained = load_generator(path)
+    mine, theirs = G.cfg.to_dict(), trained.cfg.to_dict()
+    diff = [k for k in mine if k not in ("provenance", "conv_clamp", "num_fp16_res") and mine[k] != theirs.get(k)]
+    if diff:
+        raise ExplorerError(f"{path}: --init-from needs the generator this run would build; it differs in "
+                            + ", ".join(f"{k} ({theirs.get(k)} there, {mine[k]} here)" for k in diff))
+    G.load_state_dict({k: v.float() for k, v in trained.state_dict().items()})
+    G.cfg = G.cfg.replace(provenance=tuple(sorted({**dict(G.cfg.provenance), "init_from": os.path.basename(path)}.items())))
+    return int(float(dict(trained.cfg.provenance).get("kimg", 0)) * 1000)
 
 
 def lazy_adam(params, lr: float, interval: int, device: torch.device) -> torch.optim.Adam:
@@ -140,6 +157,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     data = ImageDataset(cfg.data, max_images=cfg.max_images, progress=cfg.progress and rank == 0)
     torch.manual_seed(cfg.seed)  # same initial weights on every rank and for every run with this seed
     G, D = make_networks(cfg, data.resolution, data.c_dim, device)
+    init_nimg = _init_generator(G, cfg.init_from, data) if cfg.init_from else 0
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     G_opt = lazy_adam(G.parameters(), cfg.lr, cfg.g_reg_interval, device)
     D_opt = lazy_adam(D.parameters(), cfg.lr, cfg.d_reg_interval, device)
@@ -159,6 +177,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         dist.broadcast_module(G)
         dist.broadcast_module(D)
         G_ema.load_state_dict(G.state_dict())
+        cur_nimg = init_nimg
+    warmup_end = init_nimg + int(cfg.d_warmup_kimg * 1000)
     if rank == 0:
         _write_json(outdir / "train_config.json", {**dataclasses.asdict(cfg), "world_size": world,
                                                     "generator": G.cfg.to_dict(), "r1_gamma": loss.r1_gamma})
@@ -187,12 +207,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             real, c_real = data.batch(idx, device, mirror)
             c_gen = _random_labels(data, batch_gpu, device)
 
-            # G: main loss, then (lazily) path length.
-            _phase(G, D, train_g=True)
-            G_opt.zero_grad(set_to_none=True)
-            logs["loss_G"] = loss.generator_main(torch.randn([batch_gpu, G.z_dim], device=device), c_gen)
-            _step(G, G_opt)
-            if cfg.pl_weight > 0 and step % cfg.g_reg_interval == 0:
+            # G: main loss, then (lazily) path length. A fresh D beside a trained G learns alone first.
+            train_g = cur_nimg >= warmup_end
+            if train_g:
+                _phase(G, D, train_g=True)
+                G_opt.zero_grad(set_to_none=True)
+                logs["loss_G"] = loss.generator_main(torch.randn([batch_gpu, G.z_dim], device=device), c_gen)
+                _step(G, G_opt)
+            if train_g and cfg.pl_weight > 0 and step % cfg.g_reg_interval == 0:
                 G_opt.zero_grad(set_to_none=True)
                 logs["pl_penalty"] = loss.generator_path_length(torch.randn([batch_gpu, G.z_dim], device=device),
                                                                c_gen, gain=cfg.g_reg_interval)
@@ -217,7 +239,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             if cfg.ema_rampup:
                 ema_nimg = min(ema_nimg, cur_nimg * cfg.ema_rampup)
             beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
-            _update_ema(G_ema, G, beta)
+            if train_g:
+                _update_ema(G_ema, G, beta)
 
             now = time.time()
             if now - t_last > 10 or cur_nimg >= total_nimg:
@@ -228,7 +251,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                     rec = {"kimg": cur_nimg / 1000, "step": step, "time_s": round(elapsed_before + now - t_start, 2),
                            "img_per_s": round(ips, 2), "pl_mean": float(loss.pl_mean), **vals}
                     _append_jsonl(outdir / "metrics.jsonl", rec)
-                    bar.set_postfix_str(f"{ips:.1f} img/s G {vals['loss_G']:.3f} D {vals['loss_D']:.3f}")
+                    bar.set_postfix_str(f"{ips:.1f} img/s G {vals.get('loss_G', float('nan')):.3f} D {vals['loss_D']:.3f}")
             bar.update(min(cfg.batch, max(total_nimg - (cur_nimg - cfg.batch), 0)) / 1000)
 
             wall_out = cfg.max_minutes is not None and (now - t_start) / 60 >= cfg.max_minutes
