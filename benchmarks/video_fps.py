@@ -41,9 +41,10 @@ from explorer.io.native import save_generator  # noqa: E402
 from explorer.nn.config import GeneratorConfig  # noqa: E402
 from explorer.nn.generator import Generator  # noqa: E402
 from explorer.perf import tune_allocator  # noqa: E402
+from explorer.render.frames import default_batch_size  # noqa: E402
 from explorer.render.renderer import Renderer  # noqa: E402
 from explorer.render.state import RenderState  # noqa: E402
-from explorer.video import Walk, default_batch_size, keyframes_from_seeds, render_walk  # noqa: E402
+from explorer.video import Walk, keyframes_from_seeds, render_walk  # noqa: E402
 
 MODELS = {
     "small64": dict(img_resolution=64, channel_base=4096, channel_max=256),       # issue 2 small config (2x the bundled width)

@@ -20,9 +20,9 @@ import torch
 from .errors import ExplorerError
 from .nn.generator import Generator
 from .nn.layer_table import LEVELS, level_of_resolution
+from .render.frames import FrameSettings, render_frames, state_frame_settings
 from .render.renderer import Renderer
 from .render.state import RenderState, Source
-from .video import FrameSettings, render_frames, state_frame_settings
 
 NOISE_COLUMNS = LEVELS + ("all", "none")
 BACKGROUND = 255

@@ -42,17 +42,6 @@ def save_png(path: "str | os.PathLike[str]", pixels: np.ndarray, text: Optional[
     return path
 
 
-def ensure_outdir(path: "str | os.PathLike[str]") -> Path:
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(path, f"cannot create output directory ({e.strerror or e})") from None
-    if not os.access(path, os.W_OK):
-        raise OutputError(path, "output directory is not writable")
-    return path
-
-
 def image_grid(images: np.ndarray, rows: int, cols: int, pad: int = 0, fill: int = 255) -> np.ndarray:
     """[N, H, W, C] uint8 -> one [rows*H, cols*W, C] mosaic (missing cells filled)."""
     n, h, w, c = images.shape

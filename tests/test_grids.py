@@ -13,9 +13,9 @@ from explorer.grid import (level_noise_scales, mix_figure, mix_grid_from_state, 
 from explorer.images import to_uint8
 from explorer.io.native import save_generator
 from explorer.latents import zs_from_seeds
+from explorer.render.frames import FrameSettings
 from explorer.render.renderer import Renderer
 from explorer.render.state import RenderState, Source
-from explorer.video import FrameSettings
 from tests.conftest import make_generator
 
 

@@ -79,7 +79,7 @@ class Holds:
     """Stops the projection thread right after chosen steps until the test lets it go; keeps their previews."""
 
     def __init__(self, monkeypatch, *steps: int):
-        from widgets.projecting import LiveProjection
+        from explorer.app.projecting import LiveProjection
 
         self.reached = {s: threading.Event() for s in steps}
         self.release = {s: threading.Event() for s in steps}
@@ -144,7 +144,7 @@ def project(app, path) -> None:
 # --- choosing a photo --------------------------------------------------------------------------------------
 def test_choosing_a_photo_shows_the_centre_square_the_projector_will_see(fresh, tmp_path):
     import dearpygui.dearpygui as dpg
-    from widgets.projecting import fit_square
+    from explorer.app.projecting import fit_square
     from widgets.projector_panel import THUMB
 
     wide = np.zeros((40, 90, 3), np.uint8)
@@ -192,7 +192,7 @@ def test_a_bad_file_is_a_one_line_error_in_the_panel_and_status_and_the_app_goes
 def test_projection_shows_live_preview_and_loss_curve_and_use_as_a_draws_the_photo(fresh, target, tmp_path,
                                                                                    monkeypatch):
     import dearpygui.dearpygui as dpg
-    from widgets.projecting import fit_square
+    from explorer.app.projecting import fit_square
 
     before = frame(fresh)                                              # seed 0: not the photo
     fresh.update_state(psi=0.0)
@@ -290,7 +290,7 @@ def test_cancel_mid_run_saves_the_best_step_so_far_and_applies_it(fresh, target,
 @pytest.mark.parametrize("kind", ["cmyk", "rgba"])
 def test_cmyk_and_transparent_photos_project_with_the_default_loss(fresh, tmp_path, kind):
     import dearpygui.dearpygui as dpg
-    from widgets.projecting import DEFAULT_PRESET
+    from explorer.app.projecting import DEFAULT_PRESET
 
     if kind == "cmyk":
         path, expect = tmp_path / "print.jpg", (255, 0, 0)
@@ -313,7 +313,7 @@ def test_cmyk_and_transparent_photos_project_with_the_default_loss(fresh, tmp_pa
 
 def test_without_mobilenet_weights_the_default_loss_falls_back_and_says_so(fresh, target, tmp_path, monkeypatch):
     import dearpygui.dearpygui as dpg
-    from widgets.projecting import DEFAULT_PRESET
+    from explorer.app.projecting import DEFAULT_PRESET
 
     monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "nowhere.pth"))
     drive("project.loss", DEFAULT_PRESET)

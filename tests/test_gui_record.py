@@ -19,9 +19,9 @@ from PIL import Image
 
 from explorer.grid import mix_grid_from_state, noise_grid
 from explorer.io.native import save_generator
+from explorer.render.frames import default_batch_size, state_frame_settings
 from explorer.render.renderer import Renderer
 from explorer.render.state import RenderState, Source
-from explorer.video import default_batch_size, state_frame_settings
 from tests.conftest import make_generator
 from tests.helpers.gui_display import app_or_rerun, click, drive
 
@@ -192,7 +192,7 @@ def test_cancel_mid_walk_leaves_a_valid_shorter_file_and_the_app_stays_live(fres
     """The walk is held after its first batch: meanwhile the window draws, and the interactive renderer
     answers; Cancel then stops the walk, which keeps the frames written so far."""
     import dearpygui.dearpygui as dpg
-    from widgets.tasks import Task
+    from explorer.app.tasks import Task
 
     reached, release = threading.Event(), threading.Event()
     real = Task.set_progress

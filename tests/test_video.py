@@ -19,10 +19,11 @@ from explorer.errors import ExplorerError
 from explorer.images import to_uint8
 from explorer.io.native import save_generator
 from explorer.latents import save_ws, z_from_seed
+from explorer.render.frames import render_frames, state_frame_settings
 from explorer.render.renderer import Renderer
 from explorer.render.state import Edit, RenderState, Source
 from explorer.video import (RecordingInterrupted, VideoWriter, Walk, interpolate, keyframes_from_seeds,
-                            path_weights, render_frames, render_walk, state_frame_settings, walk_length, walk_ws)
+                            path_weights, render_walk, walk_length, walk_ws)
 from tests.conftest import make_generator
 
 

@@ -25,28 +25,29 @@ from typing import Any, Callable, Optional
 import dearpygui.dearpygui as dpg
 import numpy as np
 
+from explorer.app.display import check_display
+from explorer.app.engine import Engine, check_w_file, save_current_w
+from explorer.app.model_info import ModelInfo
+from explorer.app.recent import RecentList
+from explorer.app.tasks import Task, TaskList
 from explorer.errors import ExplorerError
-from explorer.images import ensure_outdir, save_png
+from explorer.files import ensure_outdir
+from explorer.images import save_png
 from explorer.render.state import RenderState, Source
 from explorer.render.worker import RenderResult, RenderWorker
 
 from . import keyboard, style
 from .capture_panel import CapturePanel
 from .directions_panel import DirectionsPanel
-from .display import check_display
-from .engine import Engine, check_w_file, save_current_w
 from .image_view import MAX_TEXTURE, ImageView
 from .latents_panel import LatentsPanel
 from .layer_viewer_panel import LayerViewerPanel
 from .mixing_panel import MixingPanel
-from .model_info import ModelInfo, conform, model_fields
 from .model_panel import ModelPanel
 from .noise_panel import NoisePanel
 from .projector_panel import ProjectorPanel
 from .record_panel import RecordPanel
-from .recent import RecentList
 from .status_panel import StatusPanel
-from .tasks import Task, TaskList
 from .truncation_panel import TruncationPanel
 
 CONTROLS_W = 470          # width of the control column, px
@@ -155,9 +156,7 @@ class App:
             with dpg.group(horizontal=True):
                 with dpg.child_window(tag="controls", width=CONTROLS_W, height=-1):
                     for panel in self.panels:
-                        with dpg.collapsing_header(label=panel.title, default_open=True,
-                                                   tag=f"header.{type(panel).__name__}"):
-                            panel.build()
+                        panel.build_section()
                 with dpg.group():
                     with dpg.child_window(tag="view.area", width=-1, height=-STATUS_H - 8, border=False,
                                           no_scrollbar=True):
@@ -299,7 +298,8 @@ class App:
         if self.last_frame is None:
             self.show_error("nothing rendered yet")
             return None
-        return conform(self.last_frame.state, self.info)
+        state = self.last_frame.state
+        return state if self.info is None else state.conform(self.info)
 
     def save_image(self, path: "Optional[str | Path]" = None) -> Optional[Path]:
         """Write the frame on screen as PNG, its RenderState in a text chunk and in a .json beside it."""
@@ -362,7 +362,7 @@ class App:
     # --- rendering ---------------------------------------------------------------------------------------
     def _submit(self) -> None:
         self._submitted_id = self.worker.submit(self._state)
-        if model_fields(self._state) != self._good_model:   # a model to load first
+        if self._state.model_fields() != self._good_model:   # a model to load first
             name = Path(self._state.checkpoint).name if self._state.checkpoint else "the default model"
             if self._load_task is None:
                 self._load_task = self.begin_task(f"loading {name}")
@@ -386,19 +386,19 @@ class App:
             self.end_task(self._load_task)
             self._load_task = None
         if info is not None and (self.info is None or info.key != self.info.key):
-            self._good_model = model_fields(result.state)
+            self._good_model = result.state.model_fields()
             self._model_loaded(info)
         if result.error is not None:
             self.show_error(result.error)
-            failed = model_fields(result.state)
-            if failed != self._good_model and failed == model_fields(self._state):
+            failed = result.state.model_fields()
+            if failed != self._good_model and failed == self._state.model_fields():
                 # The model did not load (or the device does not exist): keep the one on screen.
                 self.model_error = result.error
                 if self._good_model is not None:
                     checkpoint, device, precision = self._good_model
                     self.set_state(self._state.replace(checkpoint=checkpoint, device=device, precision=precision))
             return
-        self._good_model = model_fields(result.state)
+        self._good_model = result.state.model_fields()
         self._show(result)
 
     def _model_loaded(self, info: ModelInfo) -> None:
@@ -408,7 +408,7 @@ class App:
             self.recent.add(info.path)
         for panel in self.panels:
             panel.on_model(info)
-        self.set_state(conform(self._state, info))
+        self.set_state(self._state.conform(info))
         self._dirty = True
 
     def _show(self, result: RenderResult) -> None:

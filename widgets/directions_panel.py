@@ -17,11 +17,11 @@ from typing import Optional
 
 import dearpygui.dearpygui as dpg
 
+from explorer.app.model_info import DirectionSet, ModelInfo
 from explorer.errors import ExplorerError
 from explorer.render.state import Edit, RenderState
 
 from . import dialogs
-from .model_info import DirectionSet, ModelInfo
 from .panel import Panel
 from .style import DIM_COLOR, level_theme
 

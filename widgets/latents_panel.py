@@ -7,10 +7,10 @@ from typing import Optional
 
 import dearpygui.dearpygui as dpg
 
+from explorer.app.model_info import ModelInfo
 from explorer.render.state import RenderState, Source
 
 from . import dialogs
-from .model_info import ModelInfo
 from .panel import Panel
 from .style import DIM_COLOR
 

@@ -13,7 +13,8 @@ from typing import Optional
 import dearpygui.dearpygui as dpg
 import numpy as np
 
-from .model_info import LayerImage, ModelInfo
+from explorer.app.model_info import LayerImage, ModelInfo
+
 from .panel import Panel
 from .style import DIM_COLOR
 

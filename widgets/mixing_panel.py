@@ -9,9 +9,9 @@ from typing import Optional
 
 import dearpygui.dearpygui as dpg
 
+from explorer.app.model_info import ModelInfo
 from explorer.render.state import RenderState
 
-from .model_info import ModelInfo
 from .panel import Panel
 from .style import DIM_COLOR, level_theme
 

@@ -5,9 +5,9 @@ from typing import Optional
 
 import dearpygui.dearpygui as dpg
 
+from explorer.app.model_info import ModelInfo
 from explorer.render.state import NOISE_MODES, RenderState
 
-from .model_info import ModelInfo
 from .panel import Panel
 from .style import DIM_COLOR
 

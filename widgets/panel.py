@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from explorer.render.state import RenderState
+import dearpygui.dearpygui as dpg
 
-from .model_info import ModelInfo
+from explorer.app.model_info import ModelInfo
+from explorer.render.state import RenderState
 
 if TYPE_CHECKING:
     from .app import App
@@ -25,6 +26,11 @@ class Panel:
     def build(self) -> None:
         """Create the items inside the current Dear PyGui container."""
         raise NotImplementedError
+
+    def build_section(self) -> None:
+        """The panel in the control column: its items under a collapsing header with its title."""
+        with dpg.collapsing_header(label=self.title, default_open=True, tag=f"header.{type(self).__name__}"):
+            self.build()
 
     def build_dialogs(self) -> None:
         """Create file dialogs (root items, outside every window); hidden until asked for."""

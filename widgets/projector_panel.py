@@ -18,16 +18,15 @@ from typing import TYPE_CHECKING, Optional
 import dearpygui.dearpygui as dpg
 import numpy as np
 
+from explorer.app.model_info import ModelInfo
+from explorer.app.projecting import (DEFAULT_PRESET, DEFAULT_STEPS, IMAGE_TYPES, LOSS_PRESETS, LiveProjection, Projected,
+                                    fit_square, output_path, read_target, run_projection)
+from explorer.app.tasks import Task
 from explorer.errors import ExplorerError
 
 from . import dialogs
-from .engine import Projected
-from .model_info import ModelInfo, conform
 from .panel import Panel
-from .projecting import (DEFAULT_PRESET, DEFAULT_STEPS, IMAGE_TYPES, LOSS_PRESETS, LiveProjection, fit_square,
-                         output_path, read_target, run_projection)
 from .style import DIM_COLOR, ERROR_COLOR
-from .tasks import Task
 
 if TYPE_CHECKING:
     from .app import App
@@ -147,7 +146,7 @@ class ProjectorPanel(Panel):
             self.app.show_error(str(e))
             return
         self._say("", tag="project.target_note")
-        state = conform(self.app.state, info)
+        state = self.app.state.conform(info)
         space, preset = SPACES[dpg.get_value("project.space")], dpg.get_value("project.loss")
         live = LiveProjection(photo, max(int(dpg.get_value("project.steps")), 1), out)
         self.live, self.result, self.preview_updates = live, None, 0

@@ -15,19 +15,18 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import dearpygui.dearpygui as dpg
 
+from explorer.app.recording import LiveRecorder, make_walk, record_walk, write_mix_grid, write_noise_figure
+from explorer.app.tasks import Task, yield_cpu
 from explorer.errors import ExplorerError
+from explorer.files import next_free_path
 from explorer.render.renderer import Renderer
 from explorer.render.state import RenderState, Source
 from explorer.render.worker import RenderResult
 from explorer.video import RecordResult, walk_length
 
 from . import dialogs
-from .model_info import conform
 from .panel import Panel
-from .recording import (LiveRecorder, make_walk, next_free_path, record_walk, write_mix_grid, write_noise_figure,
-                        yield_cpu)
 from .style import DIM_COLOR, ERROR_COLOR
-from .tasks import Task
 
 if TYPE_CHECKING:
     from .app import App
@@ -245,7 +244,7 @@ class RecordPanel(Panel):
     def _state(self) -> RenderState:
         if self.app.info is None:
             raise ExplorerError("no model loaded yet")
-        return conform(self.app.state, self.app.info)
+        return self.app.state.conform(self.app.info)
 
     def _int(self, tag: str) -> int:
         return int(dpg.get_value(tag))

@@ -6,9 +6,9 @@ from typing import Optional
 
 import dearpygui.dearpygui as dpg
 
+from explorer.app.model_info import ModelInfo
 from explorer.render.state import RenderState
 
-from .model_info import ModelInfo
 from .panel import Panel
 
 

@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 @torch.no_grad()
 def run(args: argparse.Namespace) -> int:
     from ..errors import ExplorerError
-    from ..images import ensure_outdir, image_grid, save_png, to_numpy_images
+    from ..files import ensure_outdir
+    from ..images import image_grid, save_png, to_numpy_images
     from ..io import load_generator
     from ..latents import load_ws, one_hot, parse_seeds, zs_from_seeds
 
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_state(args: argparse.Namespace) -> int:
-    from ..images import ensure_outdir, save_png
+    from ..files import ensure_outdir
+    from ..images import save_png
     from ..render.renderer import Renderer
     from ..render.state import RenderState
 

@@ -23,11 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from widgets.display import check_display
+    from ..app.display import check_display
 
     check_display()  # before Dear PyGui: without a display it aborts the process
-    from explorer.render.state import RenderState
     from widgets.app import App
+
+    from ..render.state import RenderState
 
     state = RenderState.load(args.session) if args.session else None
     device = args.device if args.device != "auto" or state is None else None

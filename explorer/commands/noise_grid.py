@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
     from ..grid import noise_figure, noise_grid
     from ..images import save_png
     from ..latents import parse_seeds
+    from ..render.frames import state_frame_settings
     from ..render.renderer import Renderer
     from ..render.state import Source
-    from ..video import state_frame_settings
     from .video import state_from_args
 
     if args.std_samples < 2:

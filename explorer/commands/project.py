@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..errors import ExplorerError
+    from ..files import ensure_outdir
     from ..image_input import load_square
-    from ..images import ensure_outdir
     from ..io import load_generator
     from ..latents import one_hot
     from ..project.losses import ProjectionLoss, parse_loss_spec

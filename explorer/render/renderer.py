@@ -64,14 +64,16 @@ class Renderer:
         self._prev: Optional[dict] = None   # inputs and per-block outputs of the last synthesis
 
     # --- public -----------------------------------------------------------------------------------
-    def render(self, state: RenderState) -> np.ndarray:
-        """Pixels [H, W, 3] uint8 for a state."""
-        return self.render_tensor(state, as_uint8=True)[0].cpu().numpy()
+    def render(self, state: RenderState, fit: bool = False) -> np.ndarray:
+        """Pixels [H, W, 3] uint8 for a state; fit=True first fits it to the model (RenderState.conform)."""
+        return self.render_tensor(state, as_uint8=True, fit=fit)[0].cpu().numpy()
 
     @torch.no_grad()
-    def render_tensor(self, state: RenderState, as_uint8: bool = False) -> torch.Tensor:
+    def render_tensor(self, state: RenderState, as_uint8: bool = False, fit: bool = False) -> torch.Tensor:
         t0 = time.perf_counter()
         model = self.model_for(state)
+        if fit:
+            state = state.conform(model.G)
         ws = self.compute_ws(state, model.G)
         noise, scales = self.noise_inputs(state, model.G)
         img = self._synthesize(model, ws, state.noise_mode, noise, scales)
@@ -101,6 +103,11 @@ class Renderer:
         self._prev = None
         self.stats.device = str(device)
         self.stats.dtype = "float32" if low is None else str(low[0]).replace("torch.", "")
+        return self._model
+
+    @property
+    def model(self) -> Optional[_Model]:
+        """The model the last state asked for (None before the first)."""
         return self._model
 
     @property

@@ -1,7 +1,8 @@
 """RenderState: everything that decides the pixels on screen, as one frozen, JSON-serialisable value.
 
 Widgets, the CLI, videos, grids and tests all describe a frame with a RenderState; the Renderer turns it
-into pixels. The same state renders the same pixels on the same device.
+into pixels. The same state renders the same pixels on the same device. `conform` fits a state to a model,
+so a state made for one model renders on another.
 """
 from __future__ import annotations
 
@@ -9,15 +10,25 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from ..errors import ExplorerError
+
+if TYPE_CHECKING:
+    from ..nn.layer_table import LayerTable
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 NOISE_MODES = ("const", "random", "none")
 INTERP_SPACES = ("w", "z")
 STATE_VERSION = 1
+
+
+class ModelShape(Protocol):
+    """What fitting a state to a model needs to know of it (a Generator and the app's ModelInfo both have it)."""
+
+    c_dim: int                  # Number of classes (0: unconditional).
+    layer_table: "LayerTable"   # Its w indices, levels and noise layers.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +79,9 @@ class RenderState:
     edits: tuple[Edit, ...] = ()              # semantic direction offsets
 
     def __post_init__(self) -> None:
+        # Lists arrive as lists of ints from JSON and from callers (`mix=(0,) * 8 + (1, 1)`): store floats.
+        for name, kind in (("mix", float), ("noise_scales", float), ("noise_off_res", int)):
+            object.__setattr__(self, name, tuple(kind(v) for v in getattr(self, name)))
         _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
         _check(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         _check(self.noise_mode in NOISE_MODES, f"noise_mode must be one of {NOISE_MODES}, got {self.noise_mode!r}")
@@ -100,6 +114,39 @@ class RenderState:
         scales[i] = float(value)
         return self.replace(noise_scales=tuple(scales))
 
+    # --- the model -------------------------------------------------------------------------------------
+    def model_fields(self) -> tuple[Optional[str], str, str]:
+        """The part of the state that picks the model: changing it means loading one."""
+        return (self.checkpoint, self.device, self.precision)
+
+    def conform(self, model: ModelShape) -> "RenderState":
+        """This state fitted to `model`: a class for conditional models (none otherwise), per-layer lists and
+        the cutoff trimmed to its layers, edits on ranges it lacks ('fine' on a 32 px model) dropped."""
+        table = model.layer_table
+
+        def fit(src: Source) -> Source:
+            if model.c_dim == 0:
+                return src if src.class_idx is None else dataclasses.replace(src, class_idx=None)
+            if src.class_idx is None or not 0 <= src.class_idx < model.c_dim:
+                return dataclasses.replace(src, class_idx=0)
+            return src
+
+        def fits(layers: str) -> bool:
+            try:
+                return bool(table.parse_indices(layers))
+            except ValueError:
+                return False
+
+        noise_res = {c.resolution for c in table.noise_layers}
+        return self.replace(
+            a=fit(self.a), b=fit(self.b),
+            mix=self.mix[:table.num_ws],
+            noise_scales=self.noise_scales[:len(table.noise_layers)],
+            noise_off_res=tuple(r for r in self.noise_off_res if r in noise_res),
+            cutoff=None if self.cutoff is None else min(self.cutoff, table.num_ws),
+            edits=tuple(e for e in self.edits if fits(e.layers)),
+        )
+
     # --- JSON -------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -122,11 +169,6 @@ class RenderState:
                 d[key] = Source(**d[key])
         if "edits" in d:
             d["edits"] = tuple(Edit(**e) if isinstance(e, dict) else e for e in d["edits"])
-        for key in ("mix", "noise_scales"):
-            if key in d:
-                d[key] = tuple(float(v) for v in d[key])
-        if "noise_off_res" in d:
-            d["noise_off_res"] = tuple(int(v) for v in d["noise_off_res"])
         return cls(**d)
 
     @classmethod

@@ -1,9 +1,8 @@
 """What the panels know about the loaded generator: plain data, no torch.
 
-The engine (widgets/engine.py) builds one ModelInfo per loaded model from its layer table; panels read it
-to label and colour sliders (w index -> resolution -> coarse/middle/fine) and to size the mixing and noise
-panels. `conform` fits a RenderState to a model, so a state made for one model renders on another (an edit
-on a range the model lacks, 'fine' on a 32 px model, is dropped like a mix weight past its last w index).
+The engine (explorer/app/engine.py) builds one ModelInfo per loaded model from its layer table; panels read
+it to label and colour sliders (w index -> resolution -> coarse/middle/fine) and to size the mixing and noise
+panels. A ModelInfo is also what RenderState.conform fits the app's state to.
 """
 from __future__ import annotations
 
@@ -13,10 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from explorer.nn.layer_table import LayerTable
-from explorer.render.state import RenderState, Source
-
-LEVELS = ("coarse", "middle", "fine")
+from ..nn.layer_table import LEVELS, LayerTable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,15 +77,13 @@ class ModelInfo:
     num_ws: int
     ws: tuple[WSlotInfo, ...]
     noise_layers: tuple[NoiseLayerInfo, ...]
+    layer_table: LayerTable                 # The model's own table (what RenderState.conform reads).
     device: str = "cpu"
     dtype: str = "float32"
     layers: tuple[LayerInfo, ...] = ()      # Every synthesis layer, in order (the layer viewer's list).
-    layer_table: Optional[LayerTable] = None
 
     def parse_indices(self, spec: str) -> list[int]:
         """w indices of a range ('coarse', '0-3', ...); ValueError when it does not fit this model."""
-        if self.layer_table is None:
-            raise ValueError("no layer table")
         return self.layer_table.parse_indices(spec)
 
     def fits(self, spec: str) -> bool:
@@ -134,34 +128,6 @@ class ModelInfo:
                          else f"{lvl:<7} w {_span(idx):<6} {res[0]} px")
         lines.append(f"noise   {len(self.noise_layers)} layers" if self.noise_layers else "noise   none")
         return lines
-
-
-def conform(state: RenderState, info: Optional[ModelInfo]) -> RenderState:
-    """The state fitted to a model: a class for conditional models (none otherwise), per-layer lists trimmed."""
-    if info is None:
-        return state
-
-    def fit(src: Source) -> Source:
-        if info.c_dim == 0:
-            return src if src.class_idx is None else dataclasses.replace(src, class_idx=None)
-        if src.class_idx is None or not 0 <= src.class_idx < info.c_dim:
-            return dataclasses.replace(src, class_idx=0)
-        return src
-
-    res = set(info.noise_resolutions)
-    return state.replace(
-        a=fit(state.a), b=fit(state.b),
-        mix=tuple(state.mix[:info.num_ws]),
-        noise_scales=tuple(state.noise_scales[:len(info.noise_layers)]),
-        noise_off_res=tuple(r for r in state.noise_off_res if r in res),
-        cutoff=None if state.cutoff is None else min(state.cutoff, info.num_ws),
-        edits=tuple(e for e in state.edits if info.layer_table is None or info.fits(e.layers)),
-    )
-
-
-def model_fields(state: RenderState) -> tuple:
-    """The part of a state that picks the model: changing it means loading one."""
-    return (state.checkpoint, state.device, state.precision)
 
 
 def _span(idx: list[int]) -> str:

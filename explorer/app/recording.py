@@ -1,11 +1,11 @@
-"""The work behind the Record panel, with no Dear PyGui in it: walks, "record what I do", figures from the app.
+"""The work behind the Record panel: walks, "record what I do", figures from the app.
 
     walk:     keyframes (A -> B, or a list built in the app) + the app's state --render_walk--> .mp4 | .gif
     live:     every frame the app displays --queue--> encoder thread --VideoWriter--> .mp4 | .gif
     figures:  the app's state --grid.py--> mix grid (A rows x B cols per level) / noise figure --> .png
 
 Walks and figures run on a background task with a Renderer of their own (never the interactive worker's:
-its caches belong to the worker thread), at a lower CPU priority (yield_cpu): on a CPU with few cores the
+its caches belong to the worker thread), at a lower CPU priority (tasks.yield_cpu): on a CPU with few cores the
 frame being dragged keeps its speed while a walk renders. The live recorder's UI-thread cost is one
 queue.put per frame; encoding runs on its own thread, so a slow encoder never stalls the window.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import re
 import threading
 import time
 from pathlib import Path
@@ -22,46 +21,17 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from explorer.errors import ExplorerError
-from explorer.grid import mix_grid_from_state, noise_grid
-from explorer.images import ensure_outdir, save_png
-from explorer.render.renderer import Renderer
-from explorer.render.state import RenderState, Source
-from explorer.video import RecordResult, VideoWriter, Walk, render_walk, state_frame_settings
-
-from .tasks import Task
+from ..errors import ExplorerError
+from ..grid import mix_grid_from_state, noise_grid
+from ..images import save_png
+from ..render.frames import state_frame_settings
+from ..render.renderer import Renderer
+from ..render.state import RenderState, Source
+from ..video import RecordResult, VideoWriter, Walk, render_walk
+from .tasks import Task, TaskCancel
 
 LIVE_BACKLOG_BYTES = 1 << 30   # frames waiting for the encoder beyond this are dropped (and counted), not queued
-BACKGROUND_NICE = 5             # walks and figures run this much nicer than the UI and the interactive renderer
 PNG_STATE_KEY = "explorer.render_state"   # the text chunk saved images carry their state in (as the app's)
-
-
-def yield_cpu(steps: int = BACKGROUND_NICE) -> None:
-    """Make the calling thread, and the torch threads it starts from now on, yield the CPU to the UI and the
-    interactive renderer (Linux: a thread's nice value; new threads inherit it). Elsewhere: no effect."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + steps, 19))
-    except (AttributeError, OSError):
-        pass
-
-
-class TaskCancel:
-    """A Task's cancel request in the shape render_walk polls (threading.Event's is_set)."""
-
-    def __init__(self, task: Task):
-        self.task = task
-
-    def is_set(self) -> bool:
-        return self.task.cancelled
-
-
-def next_free_path(folder: "str | os.PathLike[str]", stem: str, suffix: str) -> Path:
-    """folder/stem-NNNN.suffix, numbered past every stem-NNNN.* there (finished or still being written)."""
-    folder = ensure_outdir(folder)
-    pattern = re.compile(rf"^{re.escape(stem)}-(\d{{4,}})\.")
-    taken = [int(m.group(1)) for p in folder.iterdir() if (m := pattern.match(p.name))]
-    return folder / f"{stem}-{max(taken, default=0) + 1:04d}{suffix}"
 
 
 def make_walk(keys: Sequence[Source], frames_per_key: int, loop: bool, interp: str, space: str) -> Walk:
@@ -166,5 +136,5 @@ class LiveRecorder:
             self.error = e
 
 
-__all__ = ["TaskCancel", "next_free_path", "make_walk", "record_walk", "write_mix_grid", "write_noise_figure",
+__all__ = ["make_walk", "record_walk", "write_mix_grid", "write_noise_figure",
            "LiveRecorder", "LIVE_BACKLOG_BYTES"]

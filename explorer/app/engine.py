@@ -5,29 +5,23 @@ Panels never touch a Generator; they get a ModelInfo (plain data) and ask the ap
 model drew each frame, so the app can rebuild the model-dependent panels when a new checkpoint arrives.
 The renderer keeps every layer's output (to resume inside a block), so the layer viewer reads the frame's
 activations with no second forward pass.
-project_photo runs the projector for the Projector panel, on a background thread with a model of its own.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from explorer.errors import ExplorerError
-from explorer.images import to_numpy_images
-from explorer.latents import load_ws, one_hot, save_ws
-from explorer.nn.generator import Generator
-from explorer.project.losses import ProjectionLoss, parse_loss_spec, psnr
-from explorer.project.projector import ProjectionStep, ProjectorConfig, project, save_projection, synthesize
-from explorer.render.renderer import Renderer, RenderStats
-from explorer.render.state import RenderState
-
-from .model_info import DirectionSet, LayerImage, LayerInfo, ModelInfo, NoiseLayerInfo, WSlotInfo, conform
+from ..errors import ExplorerError
+from ..latents import load_ws, save_ws
+from ..nn.generator import Generator
+from ..render.renderer import Renderer, RenderStats
+from ..render.state import RenderState
+from .model_info import DirectionSet, LayerImage, LayerInfo, ModelInfo, NoiseLayerInfo, WSlotInfo
 
 VIEW_MAX = 256      # layer images larger than this are average-pooled down to it before leaving the device
 
@@ -48,15 +42,22 @@ class Engine:
         return self.renderer.stats
 
     def render(self, state: RenderState) -> np.ndarray:
-        model = self.renderer.model_for(state)      # loads on this (worker) thread; raises -> result.error
-        if model is not self._model:
-            self.info = describe(model.G, model.key, self.renderer.stats)
-            self.current = (model.G, self.info)
-            self._model = model
-        image = self.renderer.render(conform(state, self.info))
+        """The state, fitted to its model, as pixels; loads the model on this (worker) thread when it changed
+        (a failure raises, and the worker reports it as the result's error)."""
+        try:
+            image = self.renderer.render(state, fit=True)
+        finally:
+            self._note_model()
         if self.watched is not None:
             self.layer_view = self.layer_image(*self.watched)
         return image
+
+    def _note_model(self) -> None:
+        model = self.renderer.model
+        if model is not None and model is not self._model:
+            self.info = describe(model.G, model.key, self.renderer.stats)
+            self.current = (model.G, self.info)
+            self._model = model
 
     def watch_layer(self, name: Optional[str], channel: Optional[int] = None) -> None:
         """Have every frame also leave `name`'s activations in layer_view (None: stop)."""
@@ -135,59 +136,3 @@ def save_current_w(G: Generator, state: RenderState, path: "str | os.PathLike[st
     as source A with psi 1 and no mixing gives the same frame back.
     """
     return save_ws(path, Renderer().compute_ws(state, G))
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Projected:
-    """A finished (or cancelled) projection, as plain data for the Projector panel."""
-
-    path: Optional[Path]        # The w+ .npz written (None: cancelled before the first step).
-    image: np.ndarray           # HxWx3 uint8: the saved w drawn with the model's const noise (as the app draws A).
-    psnr: float                 # dB of that image against the target.
-    start_psnr: float           # dB of the w_avg image (where the projection starts), for comparison.
-    steps_done: int
-    num_steps: int
-    cancelled: bool
-    model_key: tuple            # The model it was made with (a w means nothing to another model).
-
-
-def projection_threads() -> int:
-    """Torch threads for a projection on the CPU: half the cores, so the interactive renderer keeps the rest
-    (more threads than free cores make torch's workers spin-wait for each other: several times slower)."""
-    return max(1, (os.cpu_count() or 2) // 2)
-
-
-def project_photo(
-    state: RenderState,                         # Its checkpoint, device and A's class pick the model.
-    pixels: np.ndarray,                         # HxWx3 uint8 target, already at the model's resolution.
-    out: Path,                                  # Where to write the best ws (.npz, key 'w').
-    steps: int,
-    space: str,                                 # 'w' or 'w+'.
-    loss_spec: Optional[str],                   # parse_loss_spec text; None = the default terms (with fallback).
-    on_step: Callable[[ProjectionStep], None],  # Called on this thread after every step (with a preview).
-    cancel,                                     # .is_set() -> True stops after the current step.
-    on_note: Callable[[str], None] = lambda note: None,   # A fallback the user should know about.
-) -> Projected:
-    """Project one photo with a generator of its own (the render worker's keeps drawing), on this thread.
-
-    The noise inputs stay the model's const buffers (not optimised), so the saved w renders in the app,
-    which draws with those buffers, exactly as the projector scored it; a projection with optimised noise
-    fits a little better but its look would not survive into the app.
-    """
-    model = Renderer().model_for(state)          # a fresh instance: never the worker's
-    G = model.G
-    if G.device.type == "cpu":   # this thread's share of the cores (thread-local); the rest stay with the window
-        torch.set_num_threads(projection_threads())
-    targets = torch.tensor(pixels, dtype=torch.uint8, device=G.device).permute(2, 0, 1)[None].float() / 127.5 - 1
-    loss = ProjectionLoss(targets, parse_loss_spec(loss_spec), strict=loss_spec is not None, warn=False)
-    if loss.warning:
-        on_note(loss.warning)
-    c = one_hot(state.a.class_idx, G.c_dim, device=G.device)
-    cfg = ProjectorConfig(num_steps=steps, space=space, optimize_noise=False)
-    result = project(G, targets, loss, cfg, c=c, callback=on_step, cancel=cancel, preview_every=1)
-    with torch.no_grad():
-        image = synthesize(G, result.ws)
-        start = synthesize(G, G.mapping.w_avg.view(1, 1, -1).expand(1, G.num_ws, -1))
-        p, p0 = (float(psnr(x.cpu(), targets.cpu())[0]) for x in (image, start))
-    path = save_projection(out, result.ws) if result.steps_done > 0 else None
-    return Projected(path, to_numpy_images(image)[0], p, p0, result.steps_done, steps, result.cancelled, model.key)

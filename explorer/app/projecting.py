@@ -1,7 +1,7 @@
-"""The work behind the Projector panel, with no Dear PyGui in it: the target, the live view, the run.
+"""The work behind the Projector panel: the target, the run (with a model of its own), the live view.
 
     photo --load_square--> target (centre square at the model's resolution: what the projector sees)
-    target + the app's state --engine.project_photo (background task, own model)--> projected_w-<photo>-NNNN.npz
+    target + the app's state --project_photo (background task, own model)--> projected_w-<photo>-NNNN.npz
         after each step  (projection thread)  LiveProjection.on_step: keep the newest preview, append the loss
         each UI frame    (UI thread, ~10 Hz)  LiveProjection.snapshot: what the panel puts in its texture and plot
 
@@ -10,22 +10,26 @@ for a step and the projector never waits for the window.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
+import torch
 
-from explorer.errors import ExplorerError
-from explorer.image_input import load_square
-from explorer.project.projector import ProjectionStep
-from explorer.render.state import RenderState
-
-from .engine import Projected, project_photo
-from .recording import TaskCancel, next_free_path, yield_cpu
-from .tasks import Task
+from ..errors import ExplorerError
+from ..files import next_free_path
+from ..image_input import load_square
+from ..images import to_numpy_images
+from ..latents import one_hot
+from ..project.losses import ProjectionLoss, parse_loss_spec, psnr
+from ..project.projector import ProjectionStep, ProjectorConfig, project, save_projection, synthesize
+from ..render.renderer import Renderer
+from ..render.state import RenderState
+from .tasks import Task, TaskCancel, yield_cpu
 
 DEFAULT_STEPS = 300          # NVlabs use 1000; 300 gives most of the fit while the user waits
 LOSS_PRESETS = {             # label -> parse_loss_spec text (None: the defaults, falling back without MobileNet)
@@ -66,6 +70,62 @@ def output_path(capture_dir: "str | os.PathLike[str]", photo: "str | os.PathLike
     """capture_dir/projected_w-<photo stem>-NNNN.npz, numbered past every earlier one (never overwrites)."""
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(str(photo).strip()).stem)[:60]
     return next_free_path(capture_dir, f"projected_w-{stem or 'image'}", ".npz")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Projected:
+    """A finished (or cancelled) projection, as plain data for the Projector panel."""
+
+    path: Optional[Path]        # The w+ .npz written (None: cancelled before the first step).
+    image: np.ndarray           # HxWx3 uint8: the saved w drawn with the model's const noise (as the app draws A).
+    psnr: float                 # dB of that image against the target.
+    start_psnr: float           # dB of the w_avg image (where the projection starts), for comparison.
+    steps_done: int
+    num_steps: int
+    cancelled: bool
+    model_key: tuple            # The model it was made with (a w means nothing to another model).
+
+
+def projection_threads() -> int:
+    """Torch threads for a projection on the CPU: half the cores, so the interactive renderer keeps the rest
+    (more threads than free cores make torch's workers spin-wait for each other: several times slower)."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def project_photo(
+    state: RenderState,                         # Its checkpoint, device and A's class pick the model.
+    pixels: np.ndarray,                         # HxWx3 uint8 target, already at the model's resolution.
+    out: Path,                                  # Where to write the best ws (.npz, key 'w').
+    steps: int,
+    space: str,                                 # 'w' or 'w+'.
+    loss_spec: Optional[str],                   # parse_loss_spec text; None = the default terms (with fallback).
+    on_step: Callable[[ProjectionStep], None],  # Called on this thread after every step (with a preview).
+    cancel,                                     # .is_set() -> True stops after the current step.
+    on_note: Callable[[str], None] = lambda note: None,   # A fallback the user should know about.
+) -> Projected:
+    """Project one photo with a generator of its own (the render worker's keeps drawing), on this thread.
+
+    The noise inputs stay the model's const buffers (not optimised), so the saved w renders in the app,
+    which draws with those buffers, exactly as the projector scored it; a projection with optimised noise
+    fits a little better but its look would not survive into the app.
+    """
+    model = Renderer().model_for(state)          # a fresh instance: never the worker's
+    G = model.G
+    if G.device.type == "cpu":   # this thread's share of the cores (thread-local); the rest stay with the window
+        torch.set_num_threads(projection_threads())
+    targets = torch.tensor(pixels, dtype=torch.uint8, device=G.device).permute(2, 0, 1)[None].float() / 127.5 - 1
+    loss = ProjectionLoss(targets, parse_loss_spec(loss_spec), strict=loss_spec is not None, warn=False)
+    if loss.warning:
+        on_note(loss.warning)
+    c = one_hot(state.a.class_idx, G.c_dim, device=G.device)
+    cfg = ProjectorConfig(num_steps=steps, space=space, optimize_noise=False)
+    result = project(G, targets, loss, cfg, c=c, callback=on_step, cancel=cancel, preview_every=1)
+    with torch.no_grad():
+        image = synthesize(G, result.ws)
+        start = synthesize(G, G.mapping.w_avg.view(1, 1, -1).expand(1, G.num_ws, -1))
+        p, p0 = (float(psnr(x.cpu(), targets.cpu())[0]) for x in (image, start))
+    path = save_projection(out, result.ws) if result.steps_done > 0 else None
+    return Projected(path, to_numpy_images(image)[0], p, p0, result.steps_done, steps, result.cancelled, model.key)
 
 
 class LiveProjection:
@@ -138,5 +198,5 @@ def run_projection(live: LiveProjection, state: RenderState, resolution: int, sp
         live.done.set()
 
 
-__all__ = ["DEFAULT_STEPS", "LOSS_PRESETS", "DEFAULT_PRESET", "IMAGE_TYPES", "read_target", "fit_square",
+__all__ = ["Projected", "project_photo", "projection_threads", "DEFAULT_STEPS", "LOSS_PRESETS", "DEFAULT_PRESET", "IMAGE_TYPES", "read_target", "fit_square",
            "output_path", "LiveProjection", "run_projection"]

@@ -2,11 +2,16 @@
 
 Any thread may begin, advance or end a task; the UI thread only reads them once a frame. Later panels
 (recording, projection) report through the same three calls: app.begin_task, app.set_progress, app.end_task.
+Work in a task polls TaskCancel (an Event-like view of the Cancel button) and runs at a lower CPU priority
+(yield_cpu), so on a CPU with few cores the frame being dragged keeps its speed.
 """
 from __future__ import annotations
 
+import os
 import threading
 from typing import Optional
+
+BACKGROUND_NICE = 5     # background tasks run this much nicer than the UI and the interactive renderer
 
 
 class Task:
@@ -56,3 +61,23 @@ class TaskList:
     def __len__(self) -> int:
         with self._lock:
             return len(self._tasks)
+
+
+class TaskCancel:
+    """A Task's cancel request in the shape render_walk and the projector poll (threading.Event's is_set)."""
+
+    def __init__(self, task: Task):
+        self.task = task
+
+    def is_set(self) -> bool:
+        return self.task.cancelled
+
+
+def yield_cpu(steps: int = BACKGROUND_NICE) -> None:
+    """Make the calling thread, and the torch threads it starts from now on, yield the CPU to the UI and the
+    interactive renderer (Linux: a thread's nice value; new threads inherit it). Elsewhere: no effect."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + steps, 19))
+    except (AttributeError, OSError):
+        pass

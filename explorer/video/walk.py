@@ -1,0 +1,188 @@
+"""Walks: a path through keyframe latents that stands in for source A of a RenderState, rendered to a video.
+
+    keyframes (seeds, rows of projected .npz files, a session's A and B)
+      --paths: linear or Catmull-Rom in W, slerp in Z-->  w per frame
+      --the session's truncation, mixing with B and edits-->  ws per frame
+      --render.frames: a batch of frames per forward pass, the session's noise-->  uint8 frames
+      --VideoWriter: H.264/yuv420p MP4 or GIF-->  walk.mp4 | walk.gif
+
+A walk replaces source A of a RenderState (and its t: the walk is the interpolation); everything else in
+the state applies to every frame: truncation psi/cutoff, mixing weights towards source B, edits, noise
+mode / seed / per-layer scales, device and precision. The output file appears only when complete, or when
+a run is stopped (cancel event, Ctrl+C), as a valid shorter video with the frames rendered so far.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from ..errors import ExplorerError
+from ..latents import load_ws, one_hot, z_from_seed
+from ..nn.generator import Generator
+from ..render.frames import render_frames, state_frame_settings
+from ..render.renderer import Renderer
+from ..render.state import RenderState, Source
+from .paths import INTERPS, interpolate, path_weights, slerp_path, walk_length
+from .writer import DEFAULT_CRF, VideoWriter
+
+SPACES = ("w", "z")
+
+
+@dataclasses.dataclass(frozen=True)
+class Walk:
+    """A path through keyframe latents; it stands in for source A of a RenderState, frame by frame."""
+
+    keyframes: tuple[Source, ...]
+    frames_per_key: int = 60
+    loop: bool = False
+    interp: str = "cubic"         # 'linear' | 'cubic' (in W)
+    space: str = "w"              # 'w' | 'z' (slerp between seed keyframes, then the mapping network)
+
+    def __post_init__(self) -> None:
+        if len(self.keyframes) < 2:
+            raise ExplorerError(f"a walk needs at least 2 keyframes, got {len(self.keyframes)}")
+        if self.frames_per_key < 1:
+            raise ExplorerError(f"frames per keyframe must be >= 1, got {self.frames_per_key}")
+        if self.interp not in INTERPS:
+            raise ExplorerError(f"interpolation must be one of {', '.join(INTERPS)}, got {self.interp!r}")
+        if self.space not in SPACES:
+            raise ExplorerError(f"space must be 'w' or 'z', got {self.space!r}")
+        if self.space == "z":
+            if self.interp != "linear":
+                raise ExplorerError("--space z walks great circles between seeds (slerp): use --interp linear "
+                                    "or --space w for a cubic path")
+            if any(k.w_path for k in self.keyframes):
+                raise ExplorerError("--space z needs seed keyframes: projected ws have no z (use --space w)")
+
+    def __len__(self) -> int:
+        return walk_length(len(self.keyframes), self.frames_per_key, self.loop)
+
+
+def walk_ws(walk: Walk, state: RenderState, renderer: Optional[Renderer] = None) -> torch.Tensor:
+    """ws [N, num_ws, w_dim] for every frame of a walk, on the state's device.
+
+    Keyframes are sources as the renderer reads them (a seed through the mapping network, or a row of a
+    w / w+ .npz), with source A's class for seeds. The path runs through their raw w (or z); then each
+    frame gets the state's own treatment of A (Renderer.compute_ws with w_a): truncation, mixing towards B
+    and edits; t is set to 0 because the walk replaces the A -> B interpolation.
+    """
+    renderer = renderer or Renderer()
+    G = renderer.model_for(state).G
+    plain = state.replace(t=0.0, psi=1.0, cutoff=None, mix=(), edits=())
+    keys = [k if k.w_path or k.class_idx is not None else dataclasses.replace(k, class_idx=state.a.class_idx)
+            for k in walk.keyframes]
+    with torch.no_grad():
+        if walk.space == "w":
+            key_ws = torch.cat([renderer.compute_ws(plain.replace(a=k), G) for k in keys])
+            w = interpolate(key_ws, *path_weights(len(keys), walk.frames_per_key, walk.loop, walk.interp))
+        else:
+            zs = torch.cat([torch.from_numpy(z_from_seed(k.seed, G.z_dim)).float() for k in keys])
+            z = slerp_path(zs, walk.frames_per_key, walk.loop).to(G.device)
+            c = _class_path(keys, walk, G)
+            w = torch.cat([G.mapping(z[i:i + 256], None if c is None else c[i:i + 256])
+                           for i in range(0, len(z), 256)])
+        return renderer.compute_ws(state.replace(t=0.0), G, w_a=w)
+
+
+def _class_path(keys: Sequence[Source], walk: Walk, G: Generator) -> Optional[torch.Tensor]:
+    if G.c_dim == 0:
+        for k in keys:
+            one_hot(k.class_idx, 0)  # raises the usual message if a class was given
+        return None
+    cs = torch.cat([one_hot(k.class_idx, G.c_dim, device=G.device) for k in keys])
+    return interpolate(cs, *path_weights(len(keys), walk.frames_per_key, walk.loop, "linear"))
+
+
+def keyframes_from_seeds(seeds: Sequence[int], class_idx: Optional[int] = None) -> tuple[Source, ...]:
+    return tuple(Source(seed=s, class_idx=class_idx) for s in seeds)
+
+
+def keyframes_from_npz(paths: Sequence["str | os.PathLike[str]"], num_ws: int, w_dim: int) -> tuple[Source, ...]:
+    """Every row of every file, in order (a projection's projected_w.npz holds one)."""
+    keys: list[Source] = []
+    for p in paths:
+        rows = load_ws(p, num_ws, w_dim).shape[0]
+        keys += [Source(w_path=str(Path(p).resolve()), w_row=r) for r in range(rows)]
+    return tuple(keys)
+
+
+@dataclasses.dataclass
+class RecordResult:
+    path: Optional[Path]           # the video, None when no frame was written
+    frames: int                    # frames in the file
+    requested: int                 # frames the walk has
+    cancelled: bool = False        # stopped early (cancel event or Ctrl+C)
+    render_seconds: float = 0.0    # synthesis + conversion to uint8 on the host
+    encode_seconds: float = 0.0    # handing frames to the encoder + finalising the file
+    size: Optional[tuple[int, int]] = None   # (width, height) of the frames in the file
+
+
+class RecordingInterrupted(KeyboardInterrupt):
+    """Ctrl+C during render_walk, after the frames so far were saved as a valid video (see .result)."""
+
+    def __init__(self, result: RecordResult):
+        super().__init__(f"interrupted after {result.frames} of {result.requested} frames")
+        self.result = result
+
+
+def render_walk(
+    walk: Walk,
+    state: RenderState,
+    out: "str | os.PathLike[str]",
+    fps: float = 30,
+    size: Optional[tuple[int, int]] = None,
+    batch_size: Optional[int] = None,
+    progress: Optional[Callable[[int, int], None]] = None,   # (frames done, frames total), after each batch
+    cancel: Optional[threading.Event] = None,                # set it to stop early and keep what was done
+    renderer: Optional[Renderer] = None,
+    crf: int = DEFAULT_CRF,
+) -> RecordResult:
+    """Render every frame of a walk through `state` and write the video to `out`.
+
+    For a GUI thread: progress reports after each batch; cancel stops at the next batch and returns a
+    result with cancelled=True and a valid shorter file. Ctrl+C (KeyboardInterrupt, wherever raised,
+    including from progress) saves the frames so far, then raises RecordingInterrupted carrying the result.
+    """
+    writer = VideoWriter(out, fps=fps, size=size, crf=crf)   # checks the output before any work
+    result = RecordResult(path=None, frames=0, requested=len(walk))
+    renderer = renderer or Renderer()
+    try:
+        G = renderer.model_for(state).G
+        ws = walk_ws(walk, state, renderer)
+        frames = render_frames(G, ws, state_frame_settings(state, renderer), batch_size)
+        while not (cancel is not None and cancel.is_set()):
+            t0 = time.perf_counter()
+            batch = next(frames, None)
+            result.render_seconds += time.perf_counter() - t0
+            if batch is None:
+                break
+            writer.append(batch)
+            if progress is not None:
+                progress(writer.frames, result.requested)
+        _finish(writer, result)
+    except KeyboardInterrupt as e:
+        with contextlib.suppress(KeyboardInterrupt):  # another Ctrl+C while finalising: the file is kept anyway
+            _finish(writer, result)
+        raise RecordingInterrupted(result) from e
+    except BaseException:
+        writer.abort()
+        raise
+    return result
+
+
+def _finish(writer: VideoWriter, result: RecordResult) -> None:
+    try:
+        writer.close()
+    finally:
+        result.path = writer.output
+        result.frames = writer.frames if writer.output else 0
+        result.cancelled = result.frames < result.requested
+        result.encode_seconds = writer.encode_seconds
+        result.size = writer.size
