@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Collection
 
 from .errors import OutputError
 
@@ -20,9 +21,12 @@ def ensure_outdir(path: "str | os.PathLike[str]") -> Path:
     return path
 
 
-def next_free_path(folder: "str | os.PathLike[str]", stem: str, suffix: str) -> Path:
-    """folder/stem-NNNN.suffix, numbered past every stem-NNNN.* there (finished or still being written)."""
+def next_free_path(folder: "str | os.PathLike[str]", stem: str, suffix: str,
+                   reserved: Collection[Path] = ()) -> Path:
+    """folder/stem-NNNN.suffix, numbered past every stem-NNNN.* there and every path in `reserved` (names
+    handed out for files still being written)."""
     folder = ensure_outdir(folder)
     pattern = re.compile(rf"^{re.escape(stem)}-(\d{{4,}})\.")
-    taken = [int(m.group(1)) for p in folder.iterdir() if (m := pattern.match(p.name))]
+    names = [p.name for p in folder.iterdir()] + [Path(p).name for p in reserved if Path(p).parent == folder]
+    taken = [int(m.group(1)) for name in names if (m := pattern.match(name))]
     return folder / f"{stem}-{max(taken, default=0) + 1:04d}{suffix}"

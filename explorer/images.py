@@ -1,15 +1,22 @@
 """Generator output <-> pixels, and writing images without losing anything on failure."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
 from PIL import Image, PngImagePlugin
 
 from .errors import OutputError
+
+if TYPE_CHECKING:
+    from .render.state import RenderState
+
+PNG_STATE_KEY = "explorer.render_state"   # text chunk: the RenderState an image was rendered from (JSON)
+PNG_FIGURE_KEY = "explorer.figure"        # text chunk: what a figure's tiles are (JSON)
 
 
 def to_uint8(img: torch.Tensor) -> torch.Tensor:
@@ -22,11 +29,18 @@ def to_numpy_images(img: torch.Tensor) -> np.ndarray:
     return to_uint8(img).cpu().numpy()
 
 
-def save_png(path: "str | os.PathLike[str]", pixels: np.ndarray, text: Optional[dict[str, str]] = None) -> Path:
-    """Write HxWx3 (or HxWx1) uint8 as PNG atomically; optional text chunks (e.g. the RenderState)."""
+def save_png(path: "str | os.PathLike[str]", pixels: np.ndarray, text: Optional[dict[str, str]] = None,
+             state: "Optional[RenderState]" = None, figure: Optional[dict] = None) -> Path:
+    """Write HxWx3 (or HxWx1) uint8 as PNG atomically, with text chunks: `text`, the RenderState the image
+    was made from (PNG_STATE_KEY) and a figure's layout (PNG_FIGURE_KEY), each as JSON."""
     path = Path(path)
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
+    text = dict(text or {})
+    if state is not None:
+        text[PNG_STATE_KEY] = state.to_json()
+    if figure is not None:
+        text[PNG_FIGURE_KEY] = json.dumps(figure)
     info = None
     if text:
         info = PngImagePlugin.PngInfo()

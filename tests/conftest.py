@@ -1,7 +1,9 @@
-"""Shared fixtures: small generators with random weights, written in every supported format."""
+"""Shared fixtures: small generators with random weights, written in every supported format; the GUI tests'
+virtual display, checkpoints and App."""
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # subprocesses (CLI, torchrun) inherit it
 
@@ -44,6 +46,37 @@ def display():
             os.environ.pop("DISPLAY", None)
         else:
             os.environ["DISPLAY"] = old
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> SimpleNamespace:
+    """Checkpoints the GUI tests open: g64 (the generator G, 64 px), g32, cond (3 classes), bad (not one)."""
+    d = tmp_path_factory.mktemp("models").resolve()
+    G = make_generator(0, img_resolution=64)
+    bad = d / "broken.safetensors"
+    bad.write_bytes(b"this is not a checkpoint" * 10)
+    return SimpleNamespace(G=G, g64=str(save_generator(G, d / "g64.safetensors")),
+                           g32=str(save_generator(make_generator(1), d / "g32.safetensors")),
+                           cond=str(save_generator(make_generator(2, c_dim=3), d / "cond.safetensors")),
+                           bad=str(bad))
+
+
+@pytest.fixture(scope="module")
+def app(display, models, request, tmp_path_factory):
+    """A test module's App, in a 1280x800 window on models.g64 (a module may set APP_IDLE_FPS). Dear PyGui
+    allows one per process: a module whose App would be the second runs in a child process (app_or_rerun)."""
+    from tests.helpers.gui_display import app_or_rerun
+    from widgets.app import App
+
+    d = tmp_path_factory.mktemp("app")
+    idle_fps = getattr(request.module, "APP_IDLE_FPS", 60)
+    app = app_or_rerun(lambda: App(checkpoint=models.g64, device="cpu", width=1280, height=800, idle_fps=idle_fps,
+                                   recent_file=str(d / "recent.json"), capture_dir=str(d / "captures")),
+                       request, tmp_path_factory)
+    result = app.wait_for_render()
+    assert result is not None and result.error is None
+    yield app
+    app.close()
 
 
 @pytest.fixture

@@ -9,14 +9,12 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from explorer.io.native import save_generator
 from explorer.render.state import RenderState, Source
 from tests.conftest import make_generator
 from tests.helpers.gui_display import click, drive, xdotool
@@ -25,32 +23,6 @@ pytestmark = pytest.mark.gui
 
 
 # --- fixtures ----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    d = tmp_path_factory.mktemp("models").resolve()
-    bad = d / "broken.safetensors"
-    bad.write_bytes(b"this is not a checkpoint" * 10)
-    return SimpleNamespace(
-        g64=str(save_generator(make_generator(0, img_resolution=64), d / "g64.safetensors")),
-        g32=str(save_generator(make_generator(1), d / "g32.safetensors")),
-        cond=str(save_generator(make_generator(2, c_dim=3), d / "cond.safetensors")),
-        bad=str(bad),
-    )
-
-
-@pytest.fixture(scope="module")
-def app(display, models, tmp_path_factory):
-    from widgets.app import App
-
-    d = tmp_path_factory.mktemp("app")
-    app = App(checkpoint=models.g64, device="cpu", width=1280, height=800, idle_fps=60,
-              recent_file=str(d / "recent.json"), capture_dir=str(d / "captures"))
-    result = app.wait_for_render()
-    assert result is not None and result.error is None
-    yield app
-    app.close()
-
-
 @pytest.fixture
 def fresh(app, models):
     """The app back on the 64 px model, seeds 1 and 2, everything else at its default."""
@@ -101,7 +73,7 @@ def test_loading_another_resolution_rebuilds_panels_and_texture(fresh, models):
     click("model.load")
     frame(fresh)
     assert fresh.info.resolution == 32 and fresh.current_image().shape == (32, 32, 3)
-    assert fresh.texture_size == (32 * fresh.texture_zoom, 32 * fresh.texture_zoom)
+    assert fresh.view.texture_size == (32 * fresh.view.zoom, 32 * fresh.view.zoom)
     assert dpg.does_item_exist("mix.w7") and not dpg.does_item_exist("mix.w8")
     assert not dpg.does_item_exist("mix.group.fine")          # 32 px has no fine level
     assert models.g64 in fresh.recent.items and models.g32 in fresh.recent.items
@@ -211,7 +183,7 @@ def test_saved_w_loads_back_as_source_a_and_gives_the_same_frame(fresh, tmp_path
     fresh.update_state(psi=0.7, b=Source(seed=5))
     click("mix.preset.b_coarse")
     wanted = frame(fresh)
-    path = fresh.save_w(tmp_path / "w.npz")
+    path = fresh.capture.save_w(tmp_path / "w.npz")
     fresh.wait_tasks()
     assert np.load(path)["w"].shape == (1, 10, 64)
     fresh.update_state(psi=1.0, mix=(), a=Source(seed=40))
@@ -320,8 +292,6 @@ def test_psi_zero_gives_the_average_image_for_every_seed_and_cutoff_limits_it(fr
 
 # --- capture -------------------------------------------------------------------------------------------------
 def test_saved_png_carries_its_state_and_a_json_beside_it(fresh, tmp_path):
-    from widgets.app import PNG_STATE_KEY
-
     drive("capture.dir", str(tmp_path))
     fresh.update_state(psi=0.6)
     shown = frame(fresh)
@@ -330,12 +300,16 @@ def test_saved_png_carries_its_state_and_a_json_beside_it(fresh, tmp_path):
     pngs = list(tmp_path.glob("*.png"))
     assert len(pngs) == 1
     with Image.open(pngs[0]) as im:
-        assert RenderState.from_json(im.text[PNG_STATE_KEY]) == fresh.state
+        assert RenderState.from_json(im.text["explorer.render_state"]) == fresh.state
         np.testing.assert_array_equal(np.asarray(im.convert("RGB")), shown.astype(np.uint8))
     assert RenderState.load(pngs[0].with_suffix(".json")) == fresh.state
     click("capture.save_image")
     fresh.wait_tasks()
     assert len(list(tmp_path.glob("*.png"))) == 2              # never overwrites
+    click("capture.save_image")
+    click("capture.save_image")                                # the second before the first is written
+    fresh.wait_tasks()
+    assert len(list(tmp_path.glob("*.png"))) == 4
 
 
 def test_session_saves_and_loads_the_whole_state(fresh, tmp_path):
@@ -397,7 +371,7 @@ def test_screenshot_shows_the_window_with_the_frame_at_integer_zoom(fresh, tmp_p
     shot = fresh.screenshot(tmp_path / "window.png")
     assert shot.shape == (800, 1280, 3) and (tmp_path / "window.png").exists()
     assert shot.std() > 20                                     # not blank
-    z = fresh.texture_zoom
+    z = fresh.view.zoom
     assert z >= 2 and fresh.view.shown[2:] == (64 * z, 64 * z)
     x, y = dpg.get_item_rect_min("view.image")
     crop = shot[y:y + 64 * z, x:x + 64 * z].astype(int)
@@ -432,7 +406,7 @@ def test_dragging_the_t_slider_with_the_mouse_moves_t_and_the_frame(fresh):
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
 def test_keyboard_arrows_space_and_ctrl_s_with_real_key_events(fresh, tmp_path):
-    fresh.set_capture_dir(str(tmp_path))
+    fresh.capture.set_folder(str(tmp_path))
     x, y = 900, 400                                             # over the image: no text box has the keyboard
     xdotool("mousemove", str(x), str(y))
     fresh.run_frames(2)

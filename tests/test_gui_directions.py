@@ -6,41 +6,16 @@ are checked for the change each control must make. One App serves the whole modu
 from __future__ import annotations
 
 import shutil
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 from explorer.directions import sefa_directions
-from explorer.io.native import save_generator
 from explorer.render.state import Edit, RenderState, Source
-from tests.conftest import make_generator
-from tests.helpers.gui_display import app_or_rerun, click, drive, xdotool
+from tests.helpers.gui_display import click, drive, xdotool
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    d = tmp_path_factory.mktemp("models").resolve()
-    G = make_generator(0, img_resolution=64)
-    return SimpleNamespace(G=G, g64=str(save_generator(G, d / "g64.safetensors")),
-                           g32=str(save_generator(make_generator(1), d / "g32.safetensors")))
-
-
-@pytest.fixture(scope="module")
-def app(display, models, request, tmp_path_factory):
-    from widgets.app import App
-
-    d = tmp_path_factory.mktemp("app")
-    app = app_or_rerun(lambda: App(checkpoint=models.g64, device="cpu", width=1280, height=800, idle_fps=60,
-                                   recent_file=str(d / "recent.json"), capture_dir=str(d / "captures")),
-                       request, tmp_path_factory)
-    result = app.wait_for_render()
-    assert result is not None and result.error is None
-    yield app
-    app.close()
 
 
 @pytest.fixture
@@ -173,9 +148,9 @@ def test_edits_survive_a_session_and_a_model_without_their_range_drops_them(fres
     fresh.directions.wait()
     drive("dirs.d2", 2.5)
     wanted = frame(fresh)
-    fresh.save_session(tmp_path / "s.json")
+    fresh.capture.save_session(tmp_path / "s.json")
     click("dirs.reset")
-    fresh.load_session(tmp_path / "s.json")
+    fresh.capture.load_session(tmp_path / "s.json")
     np.testing.assert_array_equal(frame(fresh), wanted)
     assert dpg.get_value("dirs.d2") == pytest.approx(2.5)
     fresh.load_checkpoint(models.g32)                             # 32 px: no fine level

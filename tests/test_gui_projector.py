@@ -18,46 +18,24 @@ import pytest
 from PIL import Image
 
 from explorer.image_input import load_square
-from explorer.io.native import save_generator
 from explorer.latents import load_ws
 from explorer.project.mobilenet import WEIGHTS_ENV
 from explorer.render.renderer import Renderer
 from explorer.render.state import RenderState, Source
-from tests.conftest import make_generator
-from tests.helpers.gui_display import app_or_rerun, click, drive
+from tests.helpers.gui_display import click, drive
 
 pytestmark = pytest.mark.gui
+APP_IDLE_FPS = 20
 
 
 # --- fixtures ----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    d = tmp_path_factory.mktemp("models").resolve()
-    G = make_generator(0, img_resolution=64)
-    return SimpleNamespace(G=G, g64=str(save_generator(G, d / "g64.safetensors")))
-
-
-@pytest.fixture(scope="module")
-def app(display, models, request, tmp_path_factory):
-    from widgets.app import App
-
-    d = tmp_path_factory.mktemp("app")
-    app = app_or_rerun(lambda: App(checkpoint=models.g64, device="cpu", width=1280, height=800, idle_fps=20,
-                                   recent_file=str(d / "recent.json"), capture_dir=str(d / "captures")),
-                       request, tmp_path_factory)
-    result = app.wait_for_render()
-    assert result is not None and result.error is None
-    yield app
-    app.close()
-
-
 @pytest.fixture
 def fresh(app, models, tmp_path):
     """Seeds 0 and 1 on the 64 px model; the panel on W, pixel + ssim loss, 40 steps, no auto-apply."""
     app.wait_tasks()
     app.set_state(RenderState(checkpoint=models.g64, device="cpu", a=Source(seed=0), b=Source(seed=1)))
     app.wait_for_render()
-    app.set_capture_dir(str(tmp_path / "captures"))
+    app.capture.set_folder(str(tmp_path / "captures"))
     for tag, value in (("project.steps", 40), ("project.space", "W"), ("project.loss", "pixel + ssim"),
                        ("project.auto", False)):
         drive(tag, value)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from types import SimpleNamespace
 
 import imageio
 import imageio.v3 as iio
@@ -18,38 +17,15 @@ import pytest
 from PIL import Image
 
 from explorer.grid import mix_grid_from_state, noise_grid
-from explorer.io.native import save_generator
 from explorer.render.frames import default_batch_size, state_frame_settings
 from explorer.render.renderer import Renderer
 from explorer.render.state import RenderState, Source
-from tests.conftest import make_generator
-from tests.helpers.gui_display import app_or_rerun, click, drive
+from tests.helpers.gui_display import click, drive
 
 pytestmark = pytest.mark.gui
 
 
 # --- fixtures ----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    d = tmp_path_factory.mktemp("models").resolve()
-    G = make_generator(0, img_resolution=64)
-    return SimpleNamespace(G=G, g64=str(save_generator(G, d / "g64.safetensors")))
-
-
-@pytest.fixture(scope="module")
-def app(display, models, request, tmp_path_factory):
-    from widgets.app import App
-
-    d = tmp_path_factory.mktemp("app")
-    app = app_or_rerun(lambda: App(checkpoint=models.g64, device="cpu", width=1280, height=800, idle_fps=60,
-                                   recent_file=str(d / "recent.json"), capture_dir=str(d / "captures")),
-                       request, tmp_path_factory)
-    result = app.wait_for_render()
-    assert result is not None and result.error is None
-    yield app
-    app.close()
-
-
 @pytest.fixture
 def fresh(app, models, tmp_path):
     """Seeds 1 and 2 on the 64 px model; the panel on A -> B, 8 frames a key, linear in W, 10 fps."""
@@ -60,7 +36,7 @@ def fresh(app, models, tmp_path):
     app.wait_tasks()
     app.set_state(RenderState(checkpoint=models.g64, device="cpu", a=Source(seed=1), b=Source(seed=2)))
     app.wait_for_render()
-    app.set_capture_dir(str(tmp_path))
+    app.capture.set_folder(str(tmp_path))
     click("record.clear_keys")
     for tag, value in (("record.keys", "A -> B"), ("record.frames", 8), ("record.fps", 10), ("record.loop", False),
                        ("record.space", "W"), ("record.interp", "linear"), ("record.walk_path", ""),

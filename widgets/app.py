@@ -1,8 +1,8 @@
-"""The explorer window: owns the RenderState, the render worker, the texture and the per-frame loop.
+"""The explorer window: owns the RenderState, the render worker, the panels and the per-frame loop.
 
     widget callback -> app.update_state(...) -> worker.submit(state)        (returns at once; latest wins)
-    every UI frame:  run queued callbacks, shortcut keys -> animate -> take a finished frame -> texture
-                     -> panels show the state -> status -> draw -> sleep to the frame-rate cap
+    every UI frame:  run queued callbacks, shortcut keys -> animate -> take a finished frame -> image view
+                     -> panels show the state (sync) -> every panel's tick -> draw -> sleep to the frame-rate cap
 
 Dear PyGui hands callbacks to this loop (manual callback management), so every state change and every
 Dear PyGui call happens on the UI thread; torch runs only on the worker thread (and short background
@@ -26,12 +26,11 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 
 from explorer.app.display import check_display
-from explorer.app.engine import Engine, check_w_file, save_current_w
+from explorer.app.engine import Engine, check_w_file
 from explorer.app.model_info import ModelInfo
 from explorer.app.recent import RecentList
 from explorer.app.tasks import Task, TaskList
 from explorer.errors import ExplorerError
-from explorer.files import ensure_outdir
 from explorer.images import save_png
 from explorer.render.state import RenderState, Source
 from explorer.render.worker import RenderResult, RenderWorker
@@ -39,7 +38,7 @@ from explorer.render.worker import RenderResult, RenderWorker
 from . import keyboard, style
 from .capture_panel import CapturePanel
 from .directions_panel import DirectionsPanel
-from .image_view import MAX_TEXTURE, ImageView
+from .image_view import ImageView
 from .latents_panel import LatentsPanel
 from .layer_viewer_panel import LayerViewerPanel
 from .mixing_panel import MixingPanel
@@ -55,7 +54,6 @@ STATUS_H = 76             # height of the status bar under the image, px
 IDLE_FPS = 20.0           # frame-rate cap while nobody touches the window: the CPU goes to the renderer
 INPUT_HOLD = 1.0          # seconds of the full frame rate after the last mouse or key input
 ANIM_SPEED = 0.25         # animation: t per second (A -> B in 4 s, then back)
-PNG_STATE_KEY = "explorer.render_state"
 SEED_MAX = 2 ** 32 - 1
 
 MOUSE_BUTTONS = (dpg.mvMouseButton_Left, dpg.mvMouseButton_Right, dpg.mvMouseButton_Middle)
@@ -98,16 +96,13 @@ class App:
         self.last_result: Optional[RenderResult] = None  # the newest result, frame or error
         self.last_error: Optional[str] = None
         self.model_error: Optional[str] = None
-        self.last_saved: Optional[str] = None
         self.animating = False
         self.ui_fps = 0.0
         self.tasks = TaskList()
         self.recent = RecentList(recent_file)
-        self.capture_dir = Path(capture_dir)
         self.fps_limit = fps_limit
         self.idle_fps = idle_fps
 
-        self._image: Optional[np.ndarray] = None
         self._lock = threading.Lock()
         self._incoming: Optional[tuple[RenderResult, Optional[ModelInfo]]] = None
         self._submitted_id = 0
@@ -124,33 +119,28 @@ class App:
         self._next_frame = 0.0
         self._last_input = time.perf_counter()
         self._mouse: tuple = ()
-        self._capture_n = 0
-        self._old_textures: list[tuple[int, Any, np.ndarray]] = []
         self.frame_listeners: list[Callable[[RenderResult], None]] = []   # told of each frame put on screen (UI thread)
 
         self.engine = Engine()
         self.worker = RenderWorker(self.engine, on_result=self._on_result)
         _context_made = True
-        self._build(title, width, height)
+        self._build(title, width, height, capture_dir)
         self._submit()
 
     # --- building -------------------------------------------------------------------------------------
-    def _build(self, title: str, width: int, height: int) -> None:
+    def _build(self, title: str, width: int, height: int, capture_dir: str) -> None:
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
-        with dpg.texture_registry(tag="textures"):
-            self._tex_buf = np.full((1, 1, 3), 0.2, np.float32)
-            self.texture_tag = dpg.add_raw_texture(1, 1, self._tex_buf, format=dpg.mvFormat_Float_rgb)
-            self.texture_size = (1, 1)
-            self.texture_zoom = 1
+        dpg.add_texture_registry(tag="textures")     # panels add their textures here
         self.view = ImageView(self)
         self.status = StatusPanel(self)
         self.directions = DirectionsPanel(self)
         self.layer_viewer = LayerViewerPanel(self)
+        self.capture = CapturePanel(self, capture_dir)
         self.record = RecordPanel(self)
         self.projector = ProjectorPanel(self)
         self.panels = [ModelPanel(self), LatentsPanel(self), MixingPanel(self), NoisePanel(self),
-                       TruncationPanel(self), self.directions, CapturePanel(self), self.record, self.projector,
+                       TruncationPanel(self), self.directions, self.capture, self.record, self.projector,
                        self.layer_viewer]
         with dpg.window(tag="main"):
             with dpg.group(horizontal=True):
@@ -280,85 +270,6 @@ class App:
             self.frame()
         self.frame()
 
-    # --- capture -------------------------------------------------------------------------------------------
-    def set_capture_dir(self, path: str) -> None:
-        self.capture_dir = Path(path.strip() or ".")
-        self._capture_n = 0
-
-    def _next_capture_path(self, stem: str, suffix: str) -> Path:
-        folder = ensure_outdir(self.capture_dir)
-        if self._capture_n == 0:
-            taken = [int(p.stem.split("-")[-1]) for p in folder.glob("*-[0-9][0-9][0-9][0-9].*")
-                     if p.stem.split("-")[-1].isdigit()]
-            self._capture_n = max(taken, default=0)
-        self._capture_n += 1
-        return folder / f"{stem}-{self._capture_n:04d}{suffix}"
-
-    def _displayed_state(self) -> Optional[RenderState]:
-        if self.last_frame is None:
-            self.show_error("nothing rendered yet")
-            return None
-        state = self.last_frame.state
-        return state if self.info is None else state.conform(self.info)
-
-    def save_image(self, path: "Optional[str | Path]" = None) -> Optional[Path]:
-        """Write the frame on screen as PNG, its RenderState in a text chunk and in a .json beside it."""
-        state = self._displayed_state()
-        if state is None or self._image is None:
-            return None
-        try:
-            path = Path(path) if path is not None else self._next_capture_path("explorer", ".png")
-        except ExplorerError as e:
-            self.show_error(str(e))
-            return None
-        image = self._image
-
-        def work(task: Task) -> None:
-            save_png(path, image, text={PNG_STATE_KEY: state.to_json(), "Software": "stylegan-explorer"})
-            state.save(path.with_suffix(".json"))
-            self.last_saved = f"saved {path} (+ .json)"
-            self._dirty = True
-
-        self.run_task(f"saving {path.name}", work)
-        return path
-
-    def save_w(self, path: "Optional[str | Path]" = None) -> Optional[Path]:
-        """Write the ws of the frame on screen (after mixing, truncation, interpolation) as w+ .npz."""
-        state = self._displayed_state()
-        G, info = self.engine.current
-        if state is None:
-            return None
-        if G is None or info is None or self.info is None or info.key != self.info.key:
-            self.show_error("a model is loading; save the w once it is on screen")
-            return None
-        try:
-            path = Path(path) if path is not None else self._next_capture_path("w", ".npz")
-        except ExplorerError as e:
-            self.show_error(str(e))
-            return None
-
-        def work(task: Task) -> None:
-            save_current_w(G, state, path)
-            self.last_saved = f"saved {path}"
-            self._dirty = True
-
-        self.run_task(f"saving {path.name}", work)
-        return path
-
-    def save_session(self, path: "str | Path") -> None:
-        try:
-            self._state.save(path)
-            self.last_saved = f"session saved to {path}"
-            self._dirty = True
-        except ExplorerError as e:
-            self.show_error(str(e))
-
-    def load_session(self, path: "str | Path") -> None:
-        try:
-            self.set_state(RenderState.load(path))
-        except ExplorerError as e:
-            self.show_error(str(e))
-
     # --- rendering ---------------------------------------------------------------------------------------
     def _submit(self) -> None:
         self._submitted_id = self.worker.submit(self._state)
@@ -412,56 +323,10 @@ class App:
         self._dirty = True
 
     def _show(self, result: RenderResult) -> None:
-        self._image = result.image
         self.last_frame = result
-        self._upload()
+        self.view.show(result.image)
         for listener in self.frame_listeners:
             listener(result)
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        """(width, height) of the frame on screen ((0, 0) before the first)."""
-        return (0, 0) if self._image is None else (self._image.shape[1], self._image.shape[0])
-
-    def set_zoom(self, zoom: int) -> None:
-        """Show the frame enlarged `zoom` times with crisp pixels (the view asks when the window changes)."""
-        zoom = max(int(zoom), 1)
-        if zoom != self.texture_zoom:
-            self.texture_zoom = zoom
-            self._upload()
-
-    def _upload(self) -> None:
-        """Copy the frame into the texture's buffer in place; a new size or zoom makes a new texture.
-
-        Dear PyGui samples textures bilinearly, so an integer zoom is done here, by pixel replication
-        in the same pass as the uint8 -> float conversion: the image stays crisp at any zoom.
-        """
-        if self._image is None:
-            return
-        h, w = self._image.shape[:2]
-        z = self.texture_zoom = min(self.texture_zoom, max(MAX_TEXTURE // max(w, h), 1))
-        if self.texture_size != (w * z, h * z):
-            self._make_texture(w * z, h * z)
-        np.multiply(self._image[:, None, :, None, :], np.float32(1 / 255),
-                    out=self._tex_buf.reshape(h, z, w, z, 3))
-
-    def _make_texture(self, w: int, h: int) -> None:
-        """A new raw texture; the old one is freed a few frames later, once nothing draws it."""
-        old = (self._frame_no + 3, self.texture_tag, self._tex_buf)
-        self._tex_buf = np.zeros((h, w, 3), np.float32)
-        self.texture_tag = dpg.add_raw_texture(w, h, self._tex_buf, format=dpg.mvFormat_Float_rgb, parent="textures")
-        self.texture_size = (w, h)
-        self.view.retarget()
-        self._old_textures.append(old)
-
-    def _free_old_textures(self) -> None:
-        keep = []
-        for due, tag, buf in self._old_textures:
-            if self._frame_no >= due:
-                dpg.delete_item(tag)
-            else:
-                keep.append((due, tag, buf))
-        self._old_textures = keep
 
     def _animate(self, now: float) -> None:
         dt = min(now - self._anim_last, 0.1)
@@ -485,15 +350,10 @@ class App:
             self._dirty = False
             for panel in self.panels:
                 panel.sync(self._state)
-        self.status.tick()
-        self.view.tick()
-        self.directions.tick()      # directions a background task delivered
-        self.layer_viewer.tick()    # the watched layer of a new frame
-        self.record.tick()          # recording counters and buttons
-        self.projector.tick()       # the projection's preview and loss curve, a photo read in the background
+        for panel in (self.status, self.view, *self.panels):
+            panel.tick()
         dpg.render_dearpygui_frame()
         self._frame_no += 1
-        self._free_old_textures()
         end = time.perf_counter()
         self._frame_times.append(end)
         if len(self._frame_times) > 1:
@@ -561,7 +421,7 @@ class App:
 
     def current_image(self) -> Optional[np.ndarray]:
         """The frame on screen, HxWx3 uint8 (a copy)."""
-        return None if self._image is None else self._image.copy()
+        return None if self.view.image is None else self.view.image.copy()
 
     def screenshot(self, path: "Optional[str | Path]" = None, settle_frames: int = 3) -> np.ndarray:
         """The whole window as HxWx3 uint8 (saved as PNG when a path is given)."""
@@ -583,8 +443,8 @@ class App:
         return rgb
 
     def close(self) -> None:
-        self.record.close()         # finalise a "record what I do" video, stop a walk (keeping its frames)
-        self.projector.close()      # stop a projection (its best step so far is still saved)
+        for panel in self.panels:   # a "record what I do" video is finalised, a walk or a projection stopped
+            panel.close()
         self.worker.close()
         for thread in self._threads:
             thread.join(timeout=10)
@@ -592,4 +452,4 @@ class App:
         style.forget_themes()
 
 
-__all__ = ["App", "invoke", "PNG_STATE_KEY"]
+__all__ = ["App", "invoke"]

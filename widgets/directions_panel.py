@@ -37,7 +37,6 @@ class DirectionsPanel(Panel):
 
     def __init__(self, app):
         super().__init__(app)
-        self.info: Optional[ModelInfo] = None
         self.source = SEFA                    # what the sliders move along: 'sefa' or an .npz path
         self.layers = "all"                   # ...on these w indices
         self.sources: list[str] = [SEFA]      # choices in the source combo
@@ -152,7 +151,6 @@ class DirectionsPanel(Panel):
 
     # --- panel --------------------------------------------------------------------------------------------
     def on_model(self, info: Optional[ModelInfo]) -> None:
-        self.info = info
         self.shown = None
         self._wanted = None
         dpg.delete_item("dirs.body", children_only=True)

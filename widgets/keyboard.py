@@ -33,7 +33,7 @@ def handle_key(app: "App", key: int, ctrl: bool) -> bool:
     if app.typing():
         return False
     if ctrl and key == dpg.mvKey_S:
-        app.save_image()
+        app.capture.save_image()
         return True
     if ctrl:
         return False

@@ -27,7 +27,6 @@ class LayerViewerPanel(Panel):
 
     def __init__(self, app):
         super().__init__(app)
-        self.info: Optional[ModelInfo] = None
         self.layer: Optional[str] = None
         self.channel: Optional[int] = None       # None: mean over channels
         self.pixels: Optional[np.ndarray] = None  # what the texture shows, uint8 [VIEW, VIEW]
@@ -61,7 +60,6 @@ class LayerViewerPanel(Panel):
 
     # --- panel --------------------------------------------------------------------------------------------
     def on_model(self, info: Optional[ModelInfo]) -> None:
-        self.info = info
         if info is None or not info.layers:
             return
         names = [l.name for l in info.layers]

@@ -27,10 +27,6 @@ PRESETS = {  # tag suffix -> (button label, levels taken from B)
 class MixingPanel(Panel):
     title = "Style mixing"
 
-    def __init__(self, app):
-        super().__init__(app)
-        self.info: Optional[ModelInfo] = None
-
     def build(self) -> None:
         with dpg.group(horizontal=True):
             for key, (label, _) in PRESETS.items():
@@ -54,7 +50,6 @@ class MixingPanel(Panel):
             self.app.set_state(self.app.state.with_mix([index], value, self.info.num_ws))
 
     def on_model(self, info: Optional[ModelInfo]) -> None:
-        self.info = info
         dpg.delete_item("mix.body", children_only=True)
         if info is None:
             return

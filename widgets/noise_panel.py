@@ -15,10 +15,6 @@ from .style import DIM_COLOR
 class NoisePanel(Panel):
     title = "Noise"
 
-    def __init__(self, app):
-        super().__init__(app)
-        self.info: Optional[ModelInfo] = None
-
     def build(self) -> None:
         with dpg.group(horizontal=True):
             dpg.add_radio_button(tag="noise.mode", items=list(NOISE_MODES), horizontal=True,
@@ -47,7 +43,6 @@ class NoisePanel(Panel):
         self.app.update_state(noise_off_res=tuple(sorted(off)))
 
     def on_model(self, info: Optional[ModelInfo]) -> None:
-        self.info = info
         dpg.delete_item("noise.body", children_only=True)
         if info is None:
             return

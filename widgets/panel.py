@@ -35,8 +35,19 @@ class Panel:
     def build_dialogs(self) -> None:
         """Create file dialogs (root items, outside every window); hidden until asked for."""
 
+    @property
+    def info(self) -> Optional[ModelInfo]:
+        """The model on screen (None until one has loaded)."""
+        return self.app.info
+
     def on_model(self, info: Optional[ModelInfo]) -> None:
-        """A new model finished loading: rebuild what depends on its layers."""
+        """A new model finished loading (it is already app.info): rebuild what depends on its layers."""
 
     def sync(self, state: RenderState) -> None:
         """Show `state` (it may have changed from elsewhere: a session, the keyboard, the animation)."""
+
+    def tick(self) -> None:
+        """Once per UI frame, after sync: pick up what background work delivered. Cheap; never waits."""
+
+    def close(self) -> None:
+        """The window is closing: stop or finish this panel's background work (keeping what it made)."""

@@ -140,7 +140,7 @@ class ProjectorPanel(Panel):
                 raise ExplorerError("no model loaded yet")
             if not photo:
                 raise ExplorerError("choose an image to project first")
-            out = output_path(self.app.capture_dir, photo)
+            out = output_path(self.app.capture.folder, photo)
         except ExplorerError as e:
             self._say(str(e), error=True)
             self.app.show_error(str(e))
@@ -247,7 +247,7 @@ class ProjectorPanel(Panel):
             rate = live.seconds_per_step()
             speed = f" ({rate:.2f} s/step)" if rate is not None else ""
             self._say(f"{how}{speed}: PSNR {r.psnr:.1f} dB (w_avg {r.start_psnr:.1f} dB)\nsaved {r.path}" + note)
-            self.app.last_saved = f"saved {r.path}"
+            self.app.capture.last_saved = f"saved {r.path}"
             if dpg.get_value("project.auto"):
                 self.use_as("a")
         self._buttons()

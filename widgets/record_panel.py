@@ -18,7 +18,6 @@ import dearpygui.dearpygui as dpg
 from explorer.app.recording import LiveRecorder, make_walk, record_walk, write_mix_grid, write_noise_figure
 from explorer.app.tasks import Task, yield_cpu
 from explorer.errors import ExplorerError
-from explorer.files import next_free_path
 from explorer.render.renderer import Renderer
 from explorer.render.state import RenderState, Source
 from explorer.render.worker import RenderResult
@@ -207,7 +206,7 @@ class RecordPanel(Panel):
             return
         try:
             state = self._state()
-            out = next_free_path(self.app.capture_dir, stem, ".png")
+            out = self.app.capture.next_path(stem, ".png")
         except ExplorerError as e:
             self.app.show_error(str(e))
             return
@@ -228,7 +227,7 @@ class RecordPanel(Panel):
 
     def _saved(self, line: str) -> None:
         self.note = line
-        self.app.last_saved = line
+        self.app.capture.last_saved = line
 
     def close(self) -> None:
         """The app is closing: stop a walk (it keeps the frames so far) and finalise "record what I do"."""
@@ -251,7 +250,7 @@ class RecordPanel(Panel):
 
     def _out_path(self, tag: str, stem: str, suffix: str) -> Path:
         text = dpg.get_value(tag).strip()
-        return Path(text).expanduser() if text else next_free_path(self.app.capture_dir, stem, suffix)
+        return Path(text).expanduser() if text else self.app.capture.next_path(stem, suffix)
 
     def sync(self, state: RenderState) -> None:
         self._show_keys()

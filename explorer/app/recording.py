@@ -11,7 +11,6 @@ queue.put per frame; encoding runs on its own thread, so a slow encoder never st
 """
 from __future__ import annotations
 
-import json
 import os
 import queue
 import threading
@@ -31,7 +30,6 @@ from ..video import RecordResult, VideoWriter, Walk, render_walk
 from .tasks import Task, TaskCancel
 
 LIVE_BACKLOG_BYTES = 1 << 30   # frames waiting for the encoder beyond this are dropped (and counted), not queued
-PNG_STATE_KEY = "explorer.render_state"   # the text chunk saved images carry their state in (as the app's)
 
 
 def make_walk(keys: Sequence[Source], frames_per_key: int, loop: bool, interp: str, space: str) -> Walk:
@@ -53,8 +51,7 @@ def record_walk(walk: Walk, state: RenderState, out: "str | os.PathLike[str]", f
 def write_mix_grid(state: RenderState, out: "str | os.PathLike[str]", renderer: Renderer) -> Path:
     """The state's A (rows) mixed with B (columns) at each level the model has, as `explorer mix --state`."""
     fig = mix_grid_from_state(state, "all-levels", renderer)
-    return save_png(out, fig.image, text={"explorer.figure": json.dumps(fig.description),
-                                          PNG_STATE_KEY: state.to_json()})
+    return save_png(out, fig.image, state=state, figure=fig.description)
 
 
 def write_noise_figure(state: RenderState, out: "str | os.PathLike[str]", renderer: Renderer) -> Path:
@@ -63,8 +60,7 @@ def write_noise_figure(state: RenderState, out: "str | os.PathLike[str]", render
         raise ExplorerError("a noise figure needs noise: set the noise mode to const or random")
     G = renderer.model_for(state).G
     fig = noise_grid(G, renderer.compute_ws(state, G), state_frame_settings(state, renderer))
-    return save_png(out, fig.image, text={"explorer.figure": json.dumps(fig.description),
-                                          PNG_STATE_KEY: state.to_json()})
+    return save_png(out, fig.image, state=state, figure=fig.description)
 
 
 class LiveRecorder:

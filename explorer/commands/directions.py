@@ -68,7 +68,6 @@ def parse_alphas(text: str) -> list[float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
     from ..directions import save_directions
@@ -112,8 +111,7 @@ def run(args: argparse.Namespace) -> int:
         figure = {"layout": "rows: direction-major, then seed; columns: alpha", "directions": list(range(k)),
                   "seeds": seeds, "alphas": alphas, "layers": args.layers, "source": source,
                   "alpha_unit": "standard deviations of w along the direction", "tile": G.img_resolution}
-        out = save_png(args.grid, image, text={"explorer.figure": json.dumps(figure),
-                                               "explorer.render_state": state.to_json()})
+        out = save_png(args.grid, image, state=state, figure=figure)
         print(f"wrote {out} ({image.shape[1]}x{image.shape[0]})")
     return 0
 

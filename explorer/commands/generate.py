@@ -83,6 +83,6 @@ def _run_state(args: argparse.Namespace) -> int:
         state = state.replace(device=args.device)
     outdir = ensure_outdir(args.outdir)
     pixels = Renderer().render(state)
-    out = save_png(outdir / (Path(args.state).stem + ".png"), pixels, text={"explorer.render_state": state.to_json()})
+    out = save_png(outdir / (Path(args.state).stem + ".png"), pixels, state=state)
     print(f"wrote {out}")
     return 0

@@ -25,8 +25,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from ..errors import ExplorerError
     from ..grid import mix_figure, mix_grid_from_state
     from ..images import save_png
@@ -47,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
         rows = [Source(seed=s) for s in parse_seeds(args.rows)]
         cols = [Source(seed=s) for s in parse_seeds(args.cols)]
         fig = mix_figure(state, rows, cols, args.styles, renderer, batch_size=args.batch)
-    out = save_png(args.out, fig.image, text={"explorer.figure": json.dumps(fig.description),
-                                              "explorer.render_state": state.to_json()})
+    out = save_png(args.out, fig.image, state=state, figure=fig.description)
     h, w = fig.image.shape[:2]
     print(f"wrote {out} ({w}x{h})")
     return 0

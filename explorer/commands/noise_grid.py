@@ -23,8 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from ..errors import ExplorerError
     from ..grid import noise_figure, noise_grid
     from ..images import save_png
@@ -47,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         sources = [Source(seed=s) for s in parse_seeds(args.seeds)]
         fig = noise_figure(state, sources, args.std_samples, args.std_seed, renderer, args.batch)
-    out = save_png(args.out, fig.image, text={"explorer.figure": json.dumps(fig.description),
-                                              "explorer.render_state": state.to_json()})
+    out = save_png(args.out, fig.image, state=state, figure=fig.description)
     print(f"wrote {out}: columns {', '.join(fig.description['columns'])} "
           f"(std map white = {fig.description['std_max']:.3g} in [-1, 1] image units)")
     return 0
