@@ -76,8 +76,8 @@ def sefa_layer_names(G: Generator, layers: str = "all") -> list[str]:
     names: list[str] = []
     for i in indices:
         drives = table.ws[i].layers
-        convs = [n for n in drives if ".conv" in n]
-        names += convs or [n for n in drives if n.endswith(".torgb")]
+        styled = [n for n in drives if not n.endswith(".torgb")]   # convs (and StyleGAN's b4.input)
+        names += styled or [n for n in drives if n.endswith(".torgb")]
     if not names:
         raise ExplorerError(f"layer range {layers!r} selects no synthesis layer of this {G.img_resolution} px model")
     return names

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="render images for seeds, projected ws or a saved session")
     add_checkpoint_arg(p)
     p.add_argument("--seeds", default=None, help="seed list, e.g. 0-7 or 0,3,9")
-    p.add_argument("--trunc", dest="psi", type=float, default=1.0, help="truncation psi (default 1)")
+    p.add_argument("--trunc", dest="psi", type=float, default=None,
+                   help="truncation psi (default 1, or what a StyleGAN (v1) pickle carries: 0.7 on w < 8)")
     p.add_argument("--cutoff", type=int, default=None, help="truncate only the first K w indices")
     p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
     p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label for conditional models")
@@ -51,12 +52,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {ws.shape[0]} image(s) to {outdir}")
         return 0
     seeds = parse_seeds(args.seeds)
+    psi, cutoff = args.psi, args.cutoff
+    if psi is None:   # the model's own default truncation, where its file records one
+        psi, default_cutoff = getattr(G, "default_truncation", (1.0, None))
+        cutoff = default_cutoff if cutoff is None else cutoff
     c = one_hot(args.class_idx, G.c_dim, device=dev)
     images = []
     for seed in tqdm(seeds, desc="generate", unit="img", disable=len(seeds) < 2):
         z = zs_from_seeds([seed], G.z_dim, dev)
         noise = G.make_noise(seed) if args.noise_mode == "random" else None
-        img = G(z, c, truncation_psi=args.psi, truncation_cutoff=args.cutoff, noise_mode=args.noise_mode, noise=noise)
+        img = G(z, c, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode=args.noise_mode, noise=noise)
         pixels = to_numpy_images(img)[0]
         save_png(outdir / f"seed{seed:04d}.png", pixels)
         if args.grid:

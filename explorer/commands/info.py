@@ -15,10 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def describe(path: "str | os.PathLike[str]") -> dict:
     from ..io import KINDS, read_checkpoint
-    from ..nn.layer_table import build_layer_table
+    from ..nn.families import FAMILY_NAMES, family_of, layer_table_for
 
     kind, cfg, state = read_checkpoint(path)
-    table = build_layer_table(cfg)
+    table = layer_table_for(cfg)
     params = {"mapping": 0, "synthesis": 0}
     for k, v in state.items():
         top = k.split(".")[0]
@@ -27,13 +27,14 @@ def describe(path: "str | os.PathLike[str]") -> dict:
     return {
         "path": str(path),
         "kind": KINDS[kind],
+        "family": FAMILY_NAMES[family_of(cfg)],
         "resolution": cfg.img_resolution,
         "img_channels": cfg.img_channels,
         "z_dim": cfg.z_dim, "w_dim": cfg.w_dim, "c_dim": cfg.c_dim,
         "num_ws": cfg.num_ws,
         "mapping_layers": cfg.mapping_layers,
         "architecture": cfg.architecture,
-        "conv_clamp": cfg.conv_clamp,
+        "conv_clamp": getattr(cfg, "conv_clamp", None),
         "channels": {str(r): cfg.channels_at(r) for r in cfg.block_resolutions},
         "parameters": params,
         "has_w_avg": "mapping.w_avg" in state,
@@ -42,7 +43,18 @@ def describe(path: "str | os.PathLike[str]") -> dict:
         "levels": {lvl: table.level_indices(lvl) for lvl in ("coarse", "middle", "fine")},
         "noise_inputs": [{"layer": c.name, "resolution": c.resolution} for c in table.noise_layers],
         "provenance": dict(cfg.provenance),
+        **_family_details(cfg),
     }
+
+
+def _family_details(cfg) -> dict:
+    """What only StyleGAN (v1) has: fused upsampling, progressive-growing level, the truncation it carries."""
+    from ..nn.stylegan1_config import StyleGAN1Config
+
+    if not isinstance(cfg, StyleGAN1Config):
+        return {}
+    return {"fused_upsampling_from": cfg.fused_from, "blur": cfg.blur, "lod": cfg.lod,
+            "default_truncation": {"psi": cfg.truncation_psi, "cutoff": cfg.truncation_cutoff}}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,8 +65,14 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(d, indent=2))
         return 0
     print(f"{d['path']}\n  kind           {d['kind']}")
-    print(f"  resolution     {d['resolution']} px, {d['img_channels']} channels, architecture {d['architecture']}, "
-          f"conv_clamp {d['conv_clamp']}")
+    print(f"  family         {d['family']}, architecture {d['architecture']}")
+    print(f"  resolution     {d['resolution']} px, {d['img_channels']} channels, conv_clamp {d['conv_clamp']}")
+    if "lod" in d:
+        fused = d["fused_upsampling_from"]
+        trunc = d["default_truncation"]
+        print(f"  upsampling     {'fused transposed conv from ' + str(fused) + ' px' if fused else 'nearest + conv'}, "
+              f"{'[1,2,1] blur' if d['blur'] else 'no blur'}; level of detail {d['lod']:g}")
+        print(f"  truncation     psi {trunc['psi']} on w indices < {trunc['cutoff']} (what the pickle carries)")
     print(f"  latents        z {d['z_dim']}, w {d['w_dim']}, c {d['c_dim']}, num_ws {d['num_ws']}, "
           f"mapping layers {d['mapping_layers']}" + ("" if d["has_w_avg"] else " (w_avg estimated at load)"))
     print("  channels       " + ", ".join(f"{r}:{c}" for r, c in d["channels"].items()))

@@ -17,6 +17,7 @@ KINDS = {
     "native": "explorer safetensors",
     "nvlabs": "NVlabs pickle (stylegan2-ada / stylegan3 repo)",
     "torch": "torch.save file (rosinality stylegan2-pytorch)",
+    "tf": "TensorFlow pickle (NVlabs stylegan / stylegan2 / stylegan2-ada, read without TensorFlow)",
 }
 
 _TORCH_LEGACY_MAGIC = bytes.fromhex("80028a0a6cfc9c46f9206aa85019")  # pickled torch.save magic number
@@ -31,7 +32,7 @@ def detect_kind(path: "str | os.PathLike[str]") -> str:
         raise CheckpointError(path, "is a directory, expected a checkpoint file")
     try:
         with open(p, "rb") as f:
-            head = f.read(16)
+            head = f.read(1 << 16)
     except OSError as e:
         raise CheckpointError(path, f"cannot read file ({e.strerror or e})") from None
     if not head:
@@ -41,9 +42,10 @@ def detect_kind(path: "str | os.PathLike[str]") -> str:
     if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000:
         return "native"
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return "nvlabs"
+        from .tflib import is_tf_pickle
+        return "tf" if is_tf_pickle(head) else "nvlabs"
     raise CheckpointError(path, "not a recognised checkpoint (expected explorer .safetensors, NVlabs .pkl "
-                                "or rosinality .pt)")
+                                "(PyTorch or TensorFlow) or rosinality .pt)")
 
 
 def read_checkpoint(path: "str | os.PathLike[str]") -> tuple[str, GeneratorConfig, dict[str, torch.Tensor]]:
@@ -54,6 +56,9 @@ def read_checkpoint(path: "str | os.PathLike[str]") -> tuple[str, GeneratorConfi
     elif kind == "nvlabs":
         from .nvlabs import load_nvlabs
         cfg, state = load_nvlabs(path)
+    elif kind == "tf":
+        from .tflib import load_tf
+        cfg, state = load_tf(path)
     else:
         from .rosinality import load_rosinality
         cfg, state = load_rosinality(path)

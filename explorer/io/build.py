@@ -6,13 +6,13 @@ import os
 import torch
 
 from ..errors import CheckpointError
-from ..nn.config import GeneratorConfig
+from ..nn.families import AnyConfig, new_generator
 from ..nn.generator import Generator
 
 
-def build_generator(cfg: GeneratorConfig, state: dict[str, torch.Tensor], path: "str | os.PathLike[str]") -> Generator:
+def build_generator(cfg: AnyConfig, state: dict[str, torch.Tensor], path: "str | os.PathLike[str]") -> Generator:
     try:
-        G = Generator(cfg)
+        G = new_generator(cfg)
     except (ValueError, KeyError) as e:
         raise CheckpointError(path, f"unsupported generator configuration ({e})") from e
     own = G.state_dict()

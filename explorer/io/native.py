@@ -16,7 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from ..errors import CheckpointError, OutputError
-from ..nn.config import GeneratorConfig
+from ..nn.families import AnyConfig, config_from_dict
 from ..nn.generator import Generator
 
 FORMAT = "explorer.generator"
@@ -54,7 +54,7 @@ def read_metadata(path: "str | os.PathLike[str]") -> dict[str, str]:
         raise CheckpointError(path, f"not a readable safetensors file ({_short(e)})") from e
 
 
-def load_native(path: "str | os.PathLike[str]") -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
+def load_native(path: "str | os.PathLike[str]") -> tuple[AnyConfig, dict[str, torch.Tensor]]:
     """Config and state dict of a native checkpoint; every failure is a one-line CheckpointError."""
     meta = read_metadata(path)
     if meta.get("format") != FORMAT or "config" not in meta:
@@ -64,7 +64,7 @@ def load_native(path: "str | os.PathLike[str]") -> tuple[GeneratorConfig, dict[s
         raise CheckpointError(path, f"format version {meta.get('format_version')!r} is not supported "
                                     f"(this explorer reads version {FORMAT_VERSION})")
     try:
-        cfg = GeneratorConfig.from_json(meta["config"])
+        cfg = config_from_json(meta["config"])
     except (ValueError, TypeError) as e:
         raise CheckpointError(path, f"invalid generator config ({_short(e)})") from e
     try:
@@ -72,6 +72,13 @@ def load_native(path: "str | os.PathLike[str]") -> tuple[GeneratorConfig, dict[s
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(path, f"corrupt tensor data ({_short(e)})") from e
     return cfg, tensors
+
+
+def config_from_json(text: str) -> AnyConfig:
+    d = json.loads(text)
+    if not isinstance(d, dict):
+        raise ValueError("config is not a JSON object")
+    return config_from_dict(d)
 
 
 def _short(e: Exception) -> str:

@@ -45,6 +45,19 @@ class EasyDictRecord(dict):
         self[name] = value
 
 
+class TFNetworkRecord:
+    """Stands in for dnnlib.tflib.network.Network: keeps the state dict it pickled, never builds a graph.
+
+    Their __setstate__ would import the embedded build source and run it; ours only stores the dict
+    (version, name, static_kwargs, components, build_module_src, build_func_name, variables).
+    """
+
+    state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
 def _reconstruct_persistent_obj(meta: dict) -> PersistentRecord:
     if not isinstance(meta, dict) or meta.get("type") != "class":
         raise pickle.UnpicklingError("unexpected persistence record")
@@ -71,6 +84,14 @@ def _numpy_global(name: str) -> Any:
     return getattr(multiarray, name)
 
 
+def _frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+    # numpy's own reconstructor for protocol-5 arrays, limited to data types without Python objects.
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise _Refused("refusing to load: an array of Python objects")
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order="F" if order == "F" else "C")
+
+
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,
@@ -89,10 +110,8 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("dnnlib", "EasyDict"): EasyDictRecord,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
+    ("dnnlib.tflib.network", "Network"): TFNetworkRecord,
 }
-
-_TF_HINT = ("a legacy TensorFlow StyleGAN pickle: not supported; convert it to PyTorch with NVlabs' "
-            "legacy.py (stylegan2-ada-pytorch) first")
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -104,16 +123,16 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _ALLOWED[key]
         if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name in ("_reconstruct", "scalar"):
             return _numpy_global(name)
+        if module in ("numpy.core.numeric", "numpy._core.numeric") and name == "_frombuffer":
+            return _frombuffer  # protocol 5 arrays
         if module.startswith("numpy") and name.endswith("DType"):  # numpy>=1.25 dtype classes
             obj = getattr(np.dtypes, name, None)
             if obj is not None:
                 return obj
         if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
             return getattr(torch, name)
-        if module.startswith("dnnlib.tflib"):
-            raise _Refused(_TF_HINT)
         raise _Refused(f"refusing to load: the pickle calls {module}.{name}, which a checkpoint never needs "
-                       f"(only tensors and NVlabs network records are allowed)")
+                       f"(only tensors, arrays and NVlabs network records are allowed)")
 
     def persistent_load(self, pid: Any) -> Any:
         raise _Refused("refusing to load: the pickle uses persistent ids (is it a torch.save file? "

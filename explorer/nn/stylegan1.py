@@ -1,0 +1,385 @@
+"""The StyleGAN generator (Karras et al. 2019, "A Style-Based Generator Architecture for GANs"), top to bottom.
+
+    z [, c] --pixel norm, dense x 8--> w --truncation--> ws [N, num_ws, w_dim]
+    ws --synthesis--> 4x4 constant, then per layer:
+        [upsample + 3x3 conv + [1,2,1] blur | 3x3 conv] -> + noise * strength[c] -> + bias -> leaky ReLU
+        -> instance norm -> AdaIN: x * (1 + scale(w_i)) + shift(w_i)
+    the last block's features --1x1 ToRGB--> image [N, img_channels, R, R] in ~[-1, 1]
+
+Every layer has its own w (num_ws = 2 log2 R - 2, two per resolution); ToRGB has none. This follows NVlabs'
+G_style / G_mapping / G_synthesis (networks_stylegan.py): variables keep TF's values in PyTorch layouts
+(dense [out, in], conv [out, in, k, k]) and the equalised-learning-rate gains are applied at run time, as
+TF does. The call conventions are NVlabs' PyTorch ones, like our StyleGAN2 Generator: G(z, c,
+truncation_psi=..., truncation_cutoff=..., noise_mode=...), G.mapping, G.synthesis(ws, noise_mode=...).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Mapping, Optional
+
+import torch
+import torch.nn.functional as F
+
+from .generator import NOISE_MODES, _check_shape, truncate
+from .layer_table import ConvLayer, LayerTable, WSlot, level_of_resolution
+from .ops import LRELU_SLOPE, normalize_2nd_moment
+from .stylegan1_config import StyleGAN1Config
+
+GAIN = math.sqrt(2.0)           # He gain of every leaky-ReLU layer, folded into the weights (not the output).
+
+
+# --- Building blocks -------------------------------------------------------------------------------
+
+class Dense(torch.nn.Module):
+    """Fully connected layer with equalised learning rate: y = x @ (W * gain * lr_mul / sqrt(in)) + b * lr_mul."""
+
+    def __init__(
+        self,
+        in_features: int,               # Input features.
+        out_features: int,              # Output features.
+        gain: float = GAIN,             # He gain (sqrt 2 before a leaky ReLU, 1 for style affines).
+        lr_multiplier: float = 1.0,     # Learning-rate multiplier (0.01 in the mapping network).
+    ):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
+        self.bias = torch.nn.Parameter(torch.zeros([out_features]))
+        self.weight_gain = gain * lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.bias * self.bias_gain, x, (self.weight * self.weight_gain).t())
+
+
+def instance_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Zero mean, unit RMS per sample and channel over the pixels (in fp32, as TF computes it)."""
+    y = x.to(torch.float32)
+    y = y - y.mean(dim=[2, 3], keepdim=True)
+    return (y * (y.square().mean(dim=[2, 3], keepdim=True) + eps).rsqrt()).to(x.dtype)
+
+
+def blur(x: torch.Tensor) -> torch.Tensor:
+    """The [1, 2, 1] low-pass filter (outer product, sum 1) on every channel, zero padding."""
+    f = torch.tensor([1.0, 2.0, 1.0], device=x.device)
+    f = (torch.outer(f, f) / 16).to(x.dtype)
+    c = x.shape[1]
+    return F.conv2d(x, f[None, None].expand(c, 1, 3, 3), padding=1, groups=c)
+
+
+def upscale_nearest(x: torch.Tensor) -> torch.Tensor:
+    """2x upsampling by repeating pixels (TF's upscale2d)."""
+    return x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+
+
+# --- Mapping network -------------------------------------------------------------------------------
+
+class MappingNetwork(torch.nn.Module):
+    def __init__(self, cfg: StyleGAN1Config):
+        super().__init__()
+        self.z_dim, self.c_dim, self.w_dim, self.num_ws = cfg.z_dim, cfg.c_dim, cfg.w_dim, cfg.num_ws
+        self.num_layers, self.normalize_latents = cfg.mapping_layers, cfg.normalize_latents
+        if cfg.c_dim > 0:   # LabelConcat: c @ W, no gain, no bias, concatenated to z before the pixel norm.
+            self.embed = torch.nn.Parameter(torch.randn([cfg.z_dim, cfg.c_dim]))
+        features = [cfg.z_dim * (2 if cfg.c_dim else 1)] + [cfg.mapping_features] * (cfg.mapping_layers - 1) + [cfg.w_dim]
+        for i in range(cfg.mapping_layers):
+            setattr(self, f"fc{i}", Dense(features[i], features[i + 1], lr_multiplier=cfg.mapping_lr_multiplier))
+        self.register_buffer("w_avg", torch.zeros([cfg.w_dim]))
+
+    def forward(
+        self,
+        z: torch.Tensor,                 # [N, z_dim]
+        c: Optional[torch.Tensor] = None,  # [N, c_dim] or None
+        truncation_psi: float = 1,
+        truncation_cutoff: Optional[int] = None,
+        update_emas: bool = False,       # Accepted for call compatibility; StyleGAN (v1) is not trained here.
+    ) -> torch.Tensor:                   # [N, num_ws, w_dim]
+        _check_shape(z, [None, self.z_dim], "z")
+        x = z.to(torch.float32)
+        if self.c_dim > 0:
+            _check_shape(c, [None, self.c_dim], "c")
+            x = torch.cat([x, c.to(torch.float32) @ self.embed.t()], dim=1)
+        if self.normalize_latents:
+            x = normalize_2nd_moment(x)
+        for i in range(self.num_layers):
+            x = F.leaky_relu(getattr(self, f"fc{i}")(x), LRELU_SLOPE)
+        ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])
+        return truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)
+
+
+# --- Synthesis network -----------------------------------------------------------------------------
+
+class SynthesisLayer(torch.nn.Module):
+    """One styled layer: [const | conv | upsampling conv + blur] -> noise -> bias -> lrelu -> instance norm -> AdaIN."""
+
+    def __init__(
+        self,
+        in_channels: int,                # Input channels (ignored by the constant input).
+        out_channels: int,               # Output channels.
+        w_dim: int,                      # Intermediate latent size.
+        resolution: int,                 # Output resolution.
+        kind: str,                       # 'input' (learned 4x4 constant), 'conv' or 'up' (2x upsampling conv).
+        fused: bool = False,             # 'up' as one transposed conv (NVlabs: from 128 px on) instead of
+                                         # nearest upsampling then conv; the same map up to the 2x2 box sum.
+        use_blur: bool = True,           # [1, 2, 1] filter after the upsampling conv?
+        use_noise: bool = True,          # Per-pixel noise with a strength per channel?
+    ):
+        super().__init__()
+        self.in_channels, self.out_channels, self.resolution = in_channels, out_channels, resolution
+        self.kind, self.fused, self.use_blur, self.use_noise = kind, fused, use_blur, use_noise
+        if kind == "input":
+            self.const = torch.nn.Parameter(torch.ones([out_channels, resolution, resolution]))
+        else:
+            self.weight = torch.nn.Parameter(torch.randn([out_channels, in_channels, 3, 3]))
+            self.weight_gain = GAIN / math.sqrt(in_channels * 9)
+        if use_noise:
+            self.register_buffer("noise_const", torch.randn([resolution, resolution]))
+            self.noise_strength = torch.nn.Parameter(torch.zeros([out_channels]))
+        self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
+        self.affine = Dense(w_dim, 2 * out_channels, gain=1.0)
+
+    def convolve(self, x: torch.Tensor) -> torch.Tensor:
+        w = (self.weight * self.weight_gain).to(x.dtype)
+        if self.kind == "conv":
+            return F.conv2d(x, w, padding=1)
+        if self.fused:
+            # TF's fused upscale2d_conv2d: the 3x3 kernel summed over the four 2x2 shifts (a 4x4 kernel that
+            # equals nearest upsampling + conv), applied as a stride-2 transposed conv.
+            w = F.pad(w, [1, 1, 1, 1])
+            w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]
+            x = F.conv_transpose2d(x, w.transpose(0, 1), stride=2, padding=1)
+        else:
+            x = F.conv2d(upscale_nearest(x), w, padding=1)
+        return blur(x) if self.use_blur else x
+
+    def forward(
+        self,
+        x: Optional[torch.Tensor],       # [N, in_channels, R or R/2, ...]; for 'input' only its batch size counts.
+        w: torch.Tensor,                 # [N, w_dim]
+        noise_mode: str = "const",       # 'const', 'random' or 'none'.
+        noise: Optional[torch.Tensor] = None,  # Explicit noise [N or 1, 1, R, R], overriding the mode's.
+        noise_scale: float = 1.0,        # Multiplier on the learned noise strengths (0 = off).
+        dtype: torch.dtype = torch.float32,
+        memory_format: torch.memory_format = torch.contiguous_format,
+    ) -> torch.Tensor:
+        if self.kind == "input":
+            x = self.const.to(dtype).unsqueeze(0).repeat([w.shape[0], 1, 1, 1])
+        else:
+            x = self.convolve(x.to(dtype=dtype))
+        x = x.contiguous(memory_format=memory_format)
+        if self.use_noise and noise_mode != "none" and noise_scale != 0:
+            if noise is None:
+                if noise_mode == "random":
+                    noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device)
+                else:
+                    noise = self.noise_const
+            x = x + noise.to(x.dtype) * (self.noise_strength * noise_scale).to(x.dtype).reshape(1, -1, 1, 1)
+        x = F.leaky_relu(x + self.bias.to(x.dtype).reshape(1, -1, 1, 1), LRELU_SLOPE)
+        x = instance_norm(x)
+        style = self.affine(w.to(torch.float32)).to(x.dtype).reshape(-1, 2, self.out_channels, 1, 1)
+        return x * (style[:, 0] + 1) + style[:, 1]
+
+
+class ToRGBLayer(torch.nn.Module):
+    """1x1 conv to the image channels, linear (no style: StyleGAN's ToRGB takes no w)."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.weight = torch.nn.Parameter(torch.randn([out_channels, in_channels, 1, 1]))
+        self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
+        self.weight_gain = 1 / math.sqrt(in_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = (self.weight * self.weight_gain).to(x.dtype)
+        return F.conv2d(x, w, self.bias.to(x.dtype)).to(torch.float32)
+
+
+class SynthesisBlock(torch.nn.Module):
+    """One resolution: two styled layers, then (where the level of detail needs it) ToRGB into the image.
+
+    Progressive growing fades each new resolution in: with `fade` t in (0, 1) the image is
+    lerp(torgb(x), upsampled image so far, t); t = 0 replaces it, t = 1 only upsamples it (lod 0, every
+    finished model, uses the last block's ToRGB alone).
+    """
+
+    def __init__(self, cfg: StyleGAN1Config, resolution: int, fade: float, needs_rgb: bool):
+        super().__init__()
+        self.resolution, self.fade, self.needs_rgb = resolution, fade, needs_rgb
+        out_ch = cfg.channels_at(resolution)
+        common = dict(w_dim=cfg.w_dim, resolution=resolution, use_noise=cfg.use_noise)
+        if resolution == 4:
+            self.input = SynthesisLayer(0, out_ch, kind="input", **common)
+        else:
+            self.conv0 = SynthesisLayer(cfg.channels_at(resolution // 2), out_ch, kind="up",
+                                        fused=cfg.fused_at(resolution), use_blur=cfg.blur, **common)
+        self.conv1 = SynthesisLayer(out_ch, out_ch, kind="conv", **common)
+        self.torgb = ToRGBLayer(out_ch, cfg.img_channels)
+        self.num_conv = 2
+
+    def layer_names(self) -> list[str]:
+        """The block's styled layers in order, one w each."""
+        return ["input", "conv1"] if self.resolution == 4 else ["conv0", "conv1"]
+
+    def conv_layers(self) -> list[tuple[str, SynthesisLayer]]:
+        return [(n, getattr(self, n)) for n in self.layer_names()]
+
+    def can_resume_at(self, layer: int) -> bool:
+        """Can forward(resume_at=layer) continue from the kept output of layer-1? (No residual sums here.)"""
+        return 0 < layer < len(self.layer_names())
+
+    def forward(
+        self,
+        x: Optional[torch.Tensor],       # [N, in_channels, R/2, R/2] or None for the first block.
+        img: Optional[torch.Tensor],     # [N, img_channels, R/2, R/2] or None.
+        ws: torch.Tensor,                # [N, 2, w_dim]
+        dtype: torch.dtype = torch.float32,
+        memory_format: torch.memory_format = torch.contiguous_format,
+        layer_kwargs: Optional[Mapping[str, dict]] = None,  # Per-layer noise arguments by name.
+        on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,  # Sees each layer's output.
+        resume_at: int = 0,              # Skip the first layers: x is then the output of layer resume_at-1.
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        layer_kwargs = layer_kwargs or {}
+        names = self.layer_names()
+        if resume_at and not self.can_resume_at(resume_at):
+            raise ValueError(f"b{self.resolution} cannot resume at layer {resume_at}")
+        for k, name in enumerate(names[resume_at:], start=resume_at):
+            x = getattr(self, name)(x, ws[:, k], dtype=dtype, memory_format=memory_format, **layer_kwargs.get(name, {}))
+            if on_layer is not None:
+                on_layer(name, x)
+        if img is not None:
+            img = upscale_nearest(img)
+        if self.needs_rgb and self.fade < 1:
+            y = self.torgb(x)
+            if on_layer is not None:
+                on_layer("torgb", y)
+            img = y if img is None or self.fade <= 0 else y + (img - y) * self.fade
+        return x, img
+
+
+class SynthesisNetwork(torch.nn.Module):
+    def __init__(self, cfg: StyleGAN1Config):
+        super().__init__()
+        self.w_dim, self.img_resolution, self.img_channels = cfg.w_dim, cfg.img_resolution, cfg.img_channels
+        self.block_resolutions = cfg.block_resolutions
+        self.num_ws = cfg.num_ws
+        top = int(math.log2(cfg.img_resolution))
+        for res in self.block_resolutions:
+            steps_below_top = top - int(math.log2(res))      # TF: lod of this resolution's ToRGB
+            fade = min(max(cfg.lod - steps_below_top, 0.0), 1.0)
+            needs_rgb = res == cfg.img_resolution or cfg.lod > steps_below_top - 1
+            setattr(self, f"b{res}", SynthesisBlock(cfg, res, fade, needs_rgb))
+
+    def blocks(self) -> list[SynthesisBlock]:
+        return [getattr(self, f"b{res}") for res in self.block_resolutions]
+
+    def block_ws(self, ws: torch.Tensor) -> list[torch.Tensor]:
+        """Slice ws per block: two consecutive w indices each."""
+        return [ws.narrow(1, 2 * i, 2) for i in range(len(self.block_resolutions))]
+
+    def run_blocks(
+        self,
+        ws: torch.Tensor,
+        start: int = 0,
+        x: Optional[torch.Tensor] = None,
+        img: Optional[torch.Tensor] = None,
+        noise_mode: str = "const",
+        noise: Optional[Mapping[str, torch.Tensor]] = None,        # 'b8.conv0' -> noise tensor
+        noise_scales: Optional[Mapping[str, float]] = None,       # 'b8.conv0' -> multiplier
+        low_precision: Optional[tuple[torch.dtype, int]] = None,  # (dtype, from resolution)
+        channels_last: bool = False,                              # NHWC activations
+        on_block: Optional[Callable[[int, torch.Tensor, Optional[torch.Tensor]], None]] = None,
+        on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,
+        resume_at: int = 0,                                       # first layer to run in blocks[start]
+    ) -> torch.Tensor:
+        """Run blocks[start:] from the activations (x, img) left by block start-1, or from inside block
+        `start` when resume_at > 0; the same contract as the StyleGAN2 synthesis network, so the renderer's
+        incremental cache, the layer viewer and the projector drive both alike."""
+        _check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        ws = ws.to(torch.float32)
+        mf = torch.channels_last if channels_last else torch.contiguous_format
+        for i, (block, cur_ws) in enumerate(zip(self.blocks(), self.block_ws(ws))):
+            if i < start:
+                continue
+            dtype = torch.float32
+            if low_precision is not None and block.resolution >= max(low_precision[1], 8):
+                dtype = low_precision[0]
+            kwargs = {}
+            for name in block.layer_names():
+                full = f"b{block.resolution}.{name}"
+                kwargs[name] = dict(
+                    noise_mode=noise_mode,
+                    noise=None if noise is None else noise.get(full),
+                    noise_scale=1.0 if noise_scales is None else float(noise_scales.get(full, 1.0)),
+                )
+            seen = None if on_layer is None else (lambda n, t, r=block.resolution: on_layer(f"b{r}.{n}", t))
+            x, img = block(x, img, cur_ws, dtype=dtype, memory_format=mf, layer_kwargs=kwargs, on_layer=seen,
+                           resume_at=resume_at if i == start else 0)
+            if on_block is not None:
+                on_block(i, x, img)
+        return img
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const", **kwargs) -> torch.Tensor:
+        return self.run_blocks(ws, noise_mode=noise_mode, **kwargs)
+
+
+# --- The generator ---------------------------------------------------------------------------------
+
+def build_layer_table(cfg: StyleGAN1Config) -> LayerTable:
+    """w index i drives exactly one styled layer, at resolution 4 * 2^(i // 2); levels as in the StyleGAN
+    paper (coarse 4-8 px, middle 16-32 px, fine 64 px and up)."""
+    convs, ws = [], []
+    for b, res in enumerate(cfg.block_resolutions):
+        for k, name in enumerate(["input", "conv1"] if res == 4 else ["conv0", "conv1"]):
+            idx = 2 * b + k
+            convs.append(ConvLayer(f"b{res}.{name}", b, res, idx, cfg.use_noise))
+            ws.append(WSlot(idx, res, level_of_resolution(res), (f"b{res}.{name}",), b))
+    return LayerTable(tuple(cfg.block_resolutions), tuple(convs), tuple(ws))
+
+
+class Generator(torch.nn.Module):
+    """G(z, c) -> image, with NVlabs' PyTorch call conventions and attributes."""
+
+    def __init__(self, cfg: StyleGAN1Config):
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim, self.c_dim, self.w_dim = cfg.z_dim, cfg.c_dim, cfg.w_dim
+        self.img_resolution, self.img_channels, self.num_ws = cfg.img_resolution, cfg.img_channels, cfg.num_ws
+        self.mapping = MappingNetwork(cfg)
+        self.synthesis = SynthesisNetwork(cfg)
+        self.layer_table: LayerTable = build_layer_table(cfg)
+
+    @property
+    def default_truncation(self) -> tuple[float, Optional[int]]:
+        """(psi, cutoff) G_style applied when called without them (0.7 on the first 8 w unless the pickle says)."""
+        psi, cutoff = self.cfg.truncation_psi, self.cfg.truncation_cutoff
+        if psi is None or cutoff is None or cutoff <= 0:
+            return 1.0, None
+        return float(psi), int(cutoff)
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: Optional[torch.Tensor] = None,
+        truncation_psi: float = 1,
+        truncation_cutoff: Optional[int] = None,
+        noise_mode: str = "const",
+        update_emas: bool = False,
+        **synthesis_kwargs,
+    ) -> torch.Tensor:
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        return self.synthesis(ws, noise_mode=noise_mode, **synthesis_kwargs)
+
+    @property
+    def device(self) -> torch.device:
+        return self.mapping.w_avg.device
+
+    def noise_layer_names(self) -> list[str]:
+        return [c.name for c in self.layer_table.noise_layers]
+
+    def make_noise(self, seed: int, batch: int = 1, device: Optional[torch.device] = None) -> dict[str, torch.Tensor]:
+        """Seeded random noise for every noise layer: reproducible 'random' noise mode."""
+        gen = torch.Generator().manual_seed(int(seed))
+        device = device or self.device
+        return {c.name: torch.randn([batch, 1, c.resolution, c.resolution], generator=gen).to(device)
+                for c in self.layer_table.noise_layers}
