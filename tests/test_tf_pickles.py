@@ -17,8 +17,8 @@ import torch
 from explorer import load_generator
 from explorer.errors import CheckpointError
 from explorer.io import detect_kind, read_checkpoint
-from tests.helpers.tf_writer import (generator_from_reference, load_fixture, tf_network, write_fixture_pickle,
-                                     write_snapshot)
+from tests.helpers.tf_writer import (generator_from_reference, load_fixture, max_abs_diff, tf_network,
+                                     write_fixture_pickle, write_snapshot)
 
 TOL = 1e-3
 STYLEGAN2 = ["sg2_skip_r32", "sg2_resnet_r16", "sg2_orig_r16", "ada_cond_r16"]
@@ -28,11 +28,6 @@ def _inputs(arrays):
     z = torch.from_numpy(arrays["in/z"])
     c = torch.from_numpy(arrays["in/c"]) if arrays["in/c"].shape[1] else None
     return z, c
-
-
-def _max_diff(ours: torch.Tensor, ref: np.ndarray) -> float:
-    assert tuple(ours.shape) == ref.shape
-    return float((ours - torch.from_numpy(ref)).abs().max())
 
 
 @pytest.mark.parametrize("name", STYLEGAN2)
@@ -52,12 +47,12 @@ def test_stylegan2_tf_pickle_matches_nvlabs_legacy_conversion(tmp_path, name):
     # and so are the pixels
     z, c = _inputs(ref)
     for psi, cut in [(1.0, None), (0.7, None), (0.7, 4)]:
-        assert _max_diff(G.mapping(z, c, truncation_psi=psi, truncation_cutoff=cut), ref[f"ref/ws/psi{psi}_cut{cut}"]) < TOL
+        assert max_abs_diff(G.mapping(z, c, truncation_psi=psi, truncation_cutoff=cut), ref[f"ref/ws/psi{psi}_cut{cut}"]) < TOL
     ws = torch.from_numpy(ref["ref/ws/psi1.0_cutNone"])
     for mode in ("const", "none"):
-        assert _max_diff(G.synthesis(ws, noise_mode=mode), ref[f"ref/img/{mode}"]) < TOL
-    assert _max_diff(G(z, c, truncation_psi=0.7, truncation_cutoff=4), ref["ref/gen/psi0.7_cut4"]) < TOL
-    assert _max_diff(G.synthesis(torch.from_numpy(ref["ref/mixws"])), ref["ref/img/mix"]) < TOL
+        assert max_abs_diff(G.synthesis(ws, noise_mode=mode), ref[f"ref/img/{mode}"]) < TOL
+    assert max_abs_diff(G(z, c, truncation_psi=0.7, truncation_cutoff=4), ref["ref/gen/psi0.7_cut4"]) < TOL
+    assert max_abs_diff(G.synthesis(torch.from_numpy(ref["ref/mixws"])), ref["ref/img/mix"]) < TOL
 
 
 def test_conditional_stylegan2_ada_labels_and_clamp(tmp_path):
@@ -73,7 +68,7 @@ def test_conditional_stylegan2_ada_labels_and_clamp(tmp_path):
 def test_every_pickle_protocol_reads_the_same(tmp_path, protocol):
     meta, ref = write_fixture_pickle("sg2_resnet_r16", tmp_path / "p.pkl", protocol=protocol)
     z, c = _inputs(ref)
-    assert _max_diff(load_generator(tmp_path / "p.pkl")(z, c, truncation_psi=0.7, truncation_cutoff=4),
+    assert max_abs_diff(load_generator(tmp_path / "p.pkl")(z, c, truncation_psi=0.7, truncation_cutoff=4),
                      ref["ref/gen/psi0.7_cut4"]) < TOL
 
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ..errors import ExplorerError
 from ..latents import load_ws, save_ws
+from ..nn.families import FAMILY_NAMES, family_of
 from ..nn.generator import Generator
 from ..render.renderer import Renderer, RenderStats
 from ..render.state import RenderState
@@ -112,15 +113,14 @@ def describe(G: Generator, key: tuple, stats: RenderStats) -> ModelInfo:
         ws=tuple(WSlotInfo(s.index, s.resolution, s.level) for s in table.ws),
         noise_layers=tuple(NoiseLayerInfo(i, c.name, c.resolution) for i, c in enumerate(table.noise_layers)),
         device=stats.device, dtype=stats.dtype,
-        layers=tuple(_layers(G)), layer_table=table,
+        layers=tuple(_layers(G)), layer_table=table, family=FAMILY_NAMES[family_of(G.cfg)],
     )
 
 
 def _layers(G: Generator):
     for block in G.synthesis.blocks():
-        for name in ("conv0", "conv1", "torgb"):
-            if hasattr(block, name):
-                yield LayerInfo(f"b{block.resolution}.{name}", block.resolution, getattr(block, name).out_channels)
+        for name in block.output_layers():
+            yield LayerInfo(f"b{block.resolution}.{name}", block.resolution, getattr(block, name).out_channels)
 
 
 def check_w_file(path: "str | os.PathLike[str]", info: ModelInfo) -> int:

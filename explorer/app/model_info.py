@@ -68,7 +68,7 @@ class LayerImage:
 class ModelInfo:
     key: tuple                              # Identifies the loaded model (path, mtime, device, precision).
     path: str                               # The file it came from.
-    kind: str                               # 'native', 'nvlabs' or 'torch'.
+    kind: str                               # 'native', 'nvlabs', 'tf' or 'torch' (explorer.io.KINDS).
     demo: bool                              # A random-weight demo model (nothing trained)?
     resolution: int
     z_dim: int
@@ -81,6 +81,7 @@ class ModelInfo:
     device: str = "cpu"
     dtype: str = "float32"
     layers: tuple[LayerInfo, ...] = ()      # Every synthesis layer, in order (the layer viewer's list).
+    family: str = "StyleGAN2"               # Generator family, as `explorer info` names it.
 
     def parse_indices(self, spec: str) -> list[int]:
         """w indices of a range ('coarse', '0-3', ...); ValueError when it does not fit this model."""
@@ -116,9 +117,10 @@ class ModelInfo:
         return tuple(sorted({n.resolution for n in self.noise_layers}))
 
     def summary_lines(self) -> list[str]:
-        kinds = {"native": "explorer safetensors", "nvlabs": "NVlabs pickle", "torch": "rosinality torch.save"}
+        kinds = {"native": "explorer safetensors", "nvlabs": "NVlabs pickle", "torch": "rosinality torch.save",
+                 "tf": "NVlabs TensorFlow pickle"}
         lines = [self.name + ("  [random-weight demo]" if self.demo else ""),
-                 f"{kinds.get(self.kind, self.kind)}, on {self.device} ({self.dtype})",
+                 f"{self.family}, {kinds.get(self.kind, self.kind)}, on {self.device} ({self.dtype})",
                  f"{self.resolution} px, num_ws {self.num_ws}, z {self.z_dim}, w {self.w_dim}"
                  + (f", {self.c_dim} classes" if self.c_dim else "")]
         for lvl in self.levels:

@@ -19,18 +19,18 @@ import torch
 
 from ..errors import CheckpointError
 from ..nn.stylegan1_config import AUTO_FUSED_FROM, StyleGAN1Config
-from .tflib import TFNetwork
+from .tflib import TFNetwork, check_static_kwargs, shaped
 
 # Static kwargs that we read, that only set sizes we take from the variables, or that do not change inference.
-_HANDLED = {
+_HARMLESS = {
     "latent_size", "label_size", "dlatent_size", "resolution", "num_channels", "mapping_layers", "mapping_fmaps",
     "mapping_lrmul", "normalize_latents", "fmap_base", "fmap_decay", "fmap_max", "use_noise", "randomize_noise",
-    "fused_scale", "blur_filter", "structure", "dtype", "truncation_psi", "truncation_cutoff", "truncation_psi_val",
+    "structure", "dtype", "truncation_psi", "truncation_cutoff", "truncation_psi_val",
     "truncation_cutoff_val", "dlatent_avg_beta", "style_mixing_prob", "is_training", "is_validation",
     "is_template_graph", "force_clean_graph",
 }
-# kwarg: the only values we reproduce (NVlabs' defaults, which every published model uses).
-_REQUIRED = {
+# kwarg: the only values we reproduce (NVlabs' defaults, which every published model uses, and fused_scale / blur).
+_ALLOWED = {
     "mapping_nonlinearity": ("lrelu",),
     "nonlinearity": ("lrelu",),
     "use_wscale": (True,),
@@ -38,6 +38,8 @@ _REQUIRED = {
     "const_input_layer": (True,),
     "use_pixel_norm": (False,),
     "use_instance_norm": (True,),
+    "fused_scale": (True, False, "auto"),
+    "blur_filter": ([1.0, 2.0, 1.0], None),
 }
 G_STYLE_TRUNCATION = (0.7, 8)   # G_style's defaults for truncation_psi and truncation_cutoff.
 
@@ -72,20 +74,7 @@ def convert_stylegan1(net: TFNetwork, path: "str | os.PathLike[str]") -> tuple[S
 
 def _checked_kwargs(net: TFNetwork, path: "str | os.PathLike[str]") -> dict[str, Any]:
     kwargs = dict(net.static_kwargs)
-    for k, v in kwargs.items():
-        if k in _REQUIRED:
-            if v not in _REQUIRED[k]:
-                raise CheckpointError(path, f"StyleGAN TF generator with {k}={v!r}: only {_REQUIRED[k][0]!r} is supported")
-        elif k == "blur_filter":
-            if v is not None and [float(t) for t in np.ravel(v)] != [1.0, 2.0, 1.0]:
-                raise CheckpointError(path, f"StyleGAN TF generator with blur_filter={v!r}: only [1, 2, 1] or None "
-                                            f"is supported")
-        elif k == "fused_scale":
-            if v not in (True, False, "auto"):
-                raise CheckpointError(path, f"StyleGAN TF generator with fused_scale={v!r}")
-        elif k not in _HANDLED:
-            raise CheckpointError(path, f"StyleGAN TF generator has an argument we do not know: {k}={v!r} "
-                                        f"(cannot promise NVlabs' output)")
+    check_static_kwargs(kwargs, _ALLOWED, _HARMLESS, "StyleGAN TF generator", path)
     return kwargs
 
 
@@ -114,27 +103,27 @@ def _state(v: dict[str, np.ndarray]) -> tuple[dict[str, torch.Tensor], dict[str,
 
     def layer(dst: str, src: str, w_index: int) -> None:
         if f"{src}/weight" in v:
-            out[f"{dst}.weight"] = _shaped(v[f"{src}/weight"], src, 4).transpose(3, 2, 0, 1)
+            out[f"{dst}.weight"] = shaped(v[f"{src}/weight"], src, 4).transpose(3, 2, 0, 1)
         out[f"{dst}.bias"] = v[f"{src}/bias"]
-        out[f"{dst}.affine.weight"] = _shaped(v[f"{src}/StyleMod/weight"], src, 2).T
+        out[f"{dst}.affine.weight"] = shaped(v[f"{src}/StyleMod/weight"], src, 2).T
         out[f"{dst}.affine.bias"] = v[f"{src}/StyleMod/bias"]
         if f"{src}/Noise/weight" in v:
             out[f"{dst}.noise_strength"] = v[f"{src}/Noise/weight"]
-            out[f"{dst}.noise_const"] = _shaped(v[f"synthesis/noise{w_index}"], "noise", 4)[0, 0]
+            out[f"{dst}.noise_const"] = shaped(v[f"synthesis/noise{w_index}"], "noise", 4)[0, 0]
 
     mapping = sorted(int(m.group(1)) for k in v if (m := re.fullmatch(r"mapping/Dense(\d+)/weight", k)))
     if mapping != list(range(len(mapping))) or not mapping:
         raise ValueError(f"mapping layers {mapping} are not Dense0, Dense1, ...")
     for i in mapping:
-        out[f"mapping.fc{i}.weight"] = _shaped(v[f"mapping/Dense{i}/weight"], f"Dense{i}", 2).T
+        out[f"mapping.fc{i}.weight"] = shaped(v[f"mapping/Dense{i}/weight"], f"Dense{i}", 2).T
         out[f"mapping.fc{i}.bias"] = v[f"mapping/Dense{i}/bias"]
     z_dim = out["mapping.fc0.weight"].shape[1]
     c_dim = 0
     if "mapping/LabelConcat/weight" in v:
-        out["mapping.embed"] = _shaped(v["mapping/LabelConcat/weight"], "LabelConcat", 2).T
+        out["mapping.embed"] = shaped(v["mapping/LabelConcat/weight"], "LabelConcat", 2).T
         z_dim, c_dim = out["mapping.embed"].shape
     out["mapping.w_avg"] = v["dlatent_avg"]
-    out["synthesis.b4.input.const"] = _shaped(v["synthesis/4x4/Const/const"], "Const", 4)[0]
+    out["synthesis.b4.input.const"] = shaped(v["synthesis/4x4/Const/const"], "Const", 4)[0]
     layer("synthesis.b4.input", "synthesis/4x4/Const", 0)
     layer("synthesis.b4.conv1", "synthesis/4x4/Conv", 1)
     for res in res_list:
@@ -143,7 +132,7 @@ def _state(v: dict[str, np.ndarray]) -> tuple[dict[str, torch.Tensor], dict[str,
             layer(f"synthesis.b{res}.conv0", f"synthesis/{res}x{res}/Conv0_up", 2 * n - 4)
             layer(f"synthesis.b{res}.conv1", f"synthesis/{res}x{res}/Conv1", 2 * n - 3)
         rgb = f"synthesis/ToRGB_lod{top - n}"
-        out[f"synthesis.b{res}.torgb.weight"] = _shaped(v[f"{rgb}/weight"], rgb, 4).transpose(3, 2, 0, 1)
+        out[f"synthesis.b{res}.torgb.weight"] = shaped(v[f"{rgb}/weight"], rgb, 4).transpose(3, 2, 0, 1)
         out[f"synthesis.b{res}.torgb.bias"] = v[f"{rgb}/bias"]
     channels = tuple((r, int(out[f"synthesis.b{r}.conv1.weight"].shape[0])) for r in res_list)
     last = mapping[-1]
@@ -159,9 +148,3 @@ def _state(v: dict[str, np.ndarray]) -> tuple[dict[str, torch.Tensor], dict[str,
     )
     state = {k: torch.from_numpy(np.array(a, dtype=np.float32)) for k, a in out.items()}
     return state, dims
-
-
-def _shaped(a: np.ndarray, name: str, ndim: int) -> np.ndarray:
-    if a.ndim != ndim:
-        raise ValueError(f"{name} has shape {list(a.shape)}, expected {ndim} dimensions")
-    return a

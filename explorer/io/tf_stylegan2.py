@@ -24,22 +24,24 @@ import torch
 from ..errors import CheckpointError
 from ..nn.config import GeneratorConfig
 from .nvlabs import config_from_state
-from .tflib import TFNetwork
+from .tflib import TFNetwork, check_static_kwargs, shaped
 
 SYNTHESIS_FUNCS = ("G_synthesis_stylegan2", "G_synthesis")   # stylegan2 repo, stylegan2-ada repo
 # Static kwargs that we read, that only set sizes we read from the variables, or that do not change inference.
-_HANDLED = {
+_HARMLESS = {
     "latent_size", "label_size", "dlatent_size", "resolution", "num_channels", "mapping_layers", "mapping_fmaps",
     "label_fmaps", "mapping_lrmul", "w_avg_beta", "dlatent_avg_beta", "fmap_base", "fmap_max", "fmap_min",
-    "fmap_decay", "fmap_const", "num_fp16_res", "conv_clamp", "architecture", "use_noise", "randomize_noise",
+    "fmap_decay", "fmap_const", "num_fp16_res", "conv_clamp", "use_noise", "randomize_noise",
     "fused_modconv", "dtype", "truncation_psi", "truncation_cutoff", "truncation_psi_val", "truncation_cutoff_val",
     "style_mixing_prob", "structure", "impl", "is_training", "is_validation", "return_dlatents",
 }
 # kwarg: the only values we reproduce.
-_REQUIRED = {
+_ALLOWED = {
     "mapping_nonlinearity": ("lrelu",),
     "nonlinearity": ("lrelu",),
     "normalize_latents": (True,),
+    "resample_kernel": ([1.0, 3.0, 3.0, 1.0],),
+    "architecture": ("skip", "resnet", "orig"),
     "mapping_func": ("G_mapping",),
     "synthesis_func": SYNTHESIS_FUNCS,
 }
@@ -82,25 +84,11 @@ def convert_stylegan2(net: TFNetwork, path: "str | os.PathLike[str]") -> tuple[G
 
 def _checked_kwargs(net: TFNetwork, path: "str | os.PathLike[str]") -> dict[str, Any]:
     kwargs = dict(net.static_kwargs)
-    for k, v in kwargs.items():
-        if k in _REQUIRED:
-            if v not in _REQUIRED[k]:
-                raise CheckpointError(path, f"StyleGAN2 TF generator with {k}={v!r}: only {_REQUIRED[k]} is supported")
-        elif k == "resample_kernel":
-            if v is not None and [float(t) for t in np.ravel(v)] != [1.0, 3.0, 3.0, 1.0]:
-                raise CheckpointError(path, f"StyleGAN2 TF generator with resample_kernel={v!r}: only [1, 3, 3, 1] "
-                                            f"is supported")
-            if v is None:
-                raise CheckpointError(path, "StyleGAN2 TF generator without a resampling filter: not supported")
-        elif k not in _HANDLED:
-            raise CheckpointError(path, f"StyleGAN2 TF generator has an argument we do not know: {k}={v!r} "
-                                        f"(cannot promise NVlabs' output)")
+    check_static_kwargs(kwargs, _ALLOWED, _HARMLESS, "StyleGAN2 TF generator", path)
     synth = net.components["synthesis"].build_func_name
     if synth not in SYNTHESIS_FUNCS:
         raise CheckpointError(path, f"synthesis network {synth!r} (StyleGAN2 configs A-D, progressive growing): "
                                     f"not supported; {' and '.join(SYNTHESIS_FUNCS)} are")
-    if kwargs.get("architecture", "skip") not in ("skip", "resnet", "orig"):
-        raise CheckpointError(path, f"unknown architecture {kwargs['architecture']!r}")
     return kwargs
 
 
@@ -113,14 +101,14 @@ def _state(v: dict[str, np.ndarray]) -> tuple[dict[str, torch.Tensor], dict[str,
     use_noise = "synthesis/4x4/Conv/noise_strength" in v
 
     def dense(dst: str, src: str) -> None:
-        out[f"{dst}.weight"] = _matrix(v[f"{src}/weight"], src).T
+        out[f"{dst}.weight"] = shaped(v[f"{src}/weight"], src, 2).T
         out[f"{dst}.bias"] = v[f"{src}/bias"]
 
     def layer(dst: str, src: str, noise_index: int, up: bool = False) -> None:
-        w = _conv(v[f"{src}/weight"], src)
+        w = shaped(v[f"{src}/weight"], src, 4)
         out[f"{dst}.weight"] = (w[::-1, ::-1] if up else w).transpose(3, 2, 0, 1)
         out[f"{dst}.bias"] = v[f"{src}/bias"]
-        out[f"{dst}.affine.weight"] = _matrix(v[f"{src}/mod_weight"], src).T
+        out[f"{dst}.affine.weight"] = shaped(v[f"{src}/mod_weight"], src, 2).T
         out[f"{dst}.affine.bias"] = v[f"{src}/mod_bias"] + 1
         if use_noise:
             out[f"{dst}.noise_strength"] = v[f"{src}/noise_strength"].reshape([])
@@ -137,7 +125,7 @@ def _state(v: dict[str, np.ndarray]) -> tuple[dict[str, torch.Tensor], dict[str,
         c_dim, embed = out["mapping.embed.weight"].shape[1], out["mapping.embed.weight"].shape[0]
     if "dlatent_avg" in v:
         out["mapping.w_avg"] = v["dlatent_avg"]
-    out["synthesis.b4.const"] = _array(v["synthesis/4x4/Const/const"], "4x4/Const/const", 4)[0]
+    out["synthesis.b4.const"] = shaped(v["synthesis/4x4/Const/const"], "4x4/Const/const", 4)[0]
     layer("synthesis.b4.conv1", "synthesis/4x4/Conv", 0)
     for res in res_list:
         src = f"synthesis/{res}x{res}"
@@ -146,28 +134,14 @@ def _state(v: dict[str, np.ndarray]) -> tuple[dict[str, torch.Tensor], dict[str,
             layer(f"synthesis.b{res}.conv0", f"{src}/Conv0_up", n - 5, up=True)
             layer(f"synthesis.b{res}.conv1", f"{src}/Conv1", n - 4)
             if f"{src}/Skip/weight" in v:  # 'resnet'
-                out[f"synthesis.b{res}.skip.weight"] = _conv(v[f"{src}/Skip/weight"], src)[::-1, ::-1].transpose(3, 2, 0, 1)
+                out[f"synthesis.b{res}.skip.weight"] = shaped(v[f"{src}/Skip/weight"], src, 4)[::-1, ::-1].transpose(3, 2, 0, 1)
         if f"{src}/ToRGB/weight" in v:
-            w = _conv(v[f"{src}/ToRGB/weight"], src)
+            w = shaped(v[f"{src}/ToRGB/weight"], src, 4)
             out[f"synthesis.b{res}.torgb.weight"] = w.transpose(3, 2, 0, 1)
             out[f"synthesis.b{res}.torgb.bias"] = v[f"{src}/ToRGB/bias"]
-            out[f"synthesis.b{res}.torgb.affine.weight"] = _matrix(v[f"{src}/ToRGB/mod_weight"], src).T
+            out[f"synthesis.b{res}.torgb.affine.weight"] = shaped(v[f"{src}/ToRGB/mod_weight"], src, 2).T
             out[f"synthesis.b{res}.torgb.affine.bias"] = v[f"{src}/ToRGB/mod_bias"] + 1
     state = {k: torch.from_numpy(np.array(a, dtype=np.float32)) for k, a in out.items()}
     dims = dict(img_resolution=res_list[-1], c_dim=int(c_dim),
                 z_dim=int(out["mapping.fc0.weight"].shape[1]) - int(embed))
     return state, dims
-
-
-def _array(a: np.ndarray, name: str, ndim: int) -> np.ndarray:
-    if a.ndim != ndim:
-        raise ValueError(f"{name} has shape {list(a.shape)}, expected {ndim} dimensions")
-    return a
-
-
-def _matrix(a: np.ndarray, name: str) -> np.ndarray:
-    return _array(a, name, 2)
-
-
-def _conv(a: np.ndarray, name: str) -> np.ndarray:
-    return _array(a, name, 4)

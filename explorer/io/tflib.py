@@ -144,6 +144,37 @@ def _variables(raw: Any, path: "str | os.PathLike[str]", where: str) -> dict[str
     return out
 
 
+def check_static_kwargs(kwargs: dict[str, Any], allowed: dict[str, tuple], harmless: set[str], what: str,
+                        path: "str | os.PathLike[str]") -> None:
+    """Refuse, by name, every build argument that would make NVlabs' network compute something we do not:
+    `allowed` kwargs must take one of their listed values (lists compare by value), `harmless` ones only set
+    sizes we read from the variables or do not change inference; any other kwarg is unknown to us."""
+    for k, v in kwargs.items():
+        if k in allowed:
+            if not any(_same(v, option) for option in allowed[k]):
+                options = " or ".join(repr(o) for o in allowed[k])
+                raise CheckpointError(path, f"{what} with {k}={v!r}: only {options} is supported")
+        elif k not in harmless:
+            raise CheckpointError(path, f"{what} has an argument we do not know: {k}={v!r} "
+                                        f"(cannot promise NVlabs' output)")
+
+
+def shaped(a: np.ndarray, name: str, ndim: int) -> np.ndarray:
+    """a, if it has the number of dimensions its variable must have (ValueError naming it otherwise)."""
+    if a.ndim != ndim:
+        raise ValueError(f"{name} has shape {list(a.shape)}, expected {ndim} dimensions")
+    return a
+
+
+def _same(value: Any, option: Any) -> bool:
+    if isinstance(option, list):
+        try:
+            return isinstance(value, (list, tuple, np.ndarray)) and [float(t) for t in np.ravel(value)] == option
+        except (TypeError, ValueError):
+            return False
+    return type(value) is type(option) and value == option
+
+
 def load_tf(path: "str | os.PathLike[str]") -> tuple[Any, dict]:
     """(config, state dict) of the generator in a TF pickle, StyleGAN (v1) or StyleGAN2 by its variables."""
     net = read_network(path)

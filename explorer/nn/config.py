@@ -9,6 +9,16 @@ from typing import Any, Optional
 ARCHITECTURES = ("skip", "resnet", "orig")
 
 
+def block_resolutions_up_to(img_resolution: int) -> list[int]:
+    """4, 8, ..., img_resolution: one synthesis block each (StyleGAN and StyleGAN2 alike)."""
+    return [2 ** i for i in range(2, int(math.log2(img_resolution)) + 1)]
+
+
+def num_ws_at(img_resolution: int) -> int:
+    """Two w indices per resolution from 4 px on, less one: 18 at 1024 px (StyleGAN and StyleGAN2 alike)."""
+    return 2 * int(math.log2(img_resolution)) - 2
+
+
 @dataclasses.dataclass(frozen=True)
 class GeneratorConfig:
     img_resolution: int                    # Output resolution (a power of two, >= 4).
@@ -42,11 +52,11 @@ class GeneratorConfig:
     # --- derived quantities -------------------------------------------------------------------------
     @property
     def block_resolutions(self) -> list[int]:
-        return [2 ** i for i in range(2, int(math.log2(self.img_resolution)) + 1)]
+        return block_resolutions_up_to(self.img_resolution)
 
     @property
     def num_ws(self) -> int:
-        return 2 * int(math.log2(self.img_resolution)) - 2
+        return num_ws_at(self.img_resolution)
 
     def channels_at(self, res: int) -> int:
         if self.channels is not None:

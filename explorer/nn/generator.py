@@ -230,6 +230,10 @@ class SynthesisBlock(torch.nn.Module):
         """The block's layers in order, one w each: ['conv0', 'conv1', 'torgb'] (no conv0 at 4 px)."""
         return [n for n, _ in self.conv_layers()] + (["torgb"] if self.num_torgb else [])
 
+    def output_layers(self) -> list[str]:
+        """Layers whose outputs on_layer reports, in order (what the layer viewer lists)."""
+        return self.layer_names()
+
     def can_resume_at(self, layer: int) -> bool:
         """Can forward(resume_at=layer) continue from a kept layer output? ('resnet' sums a skip path
         around both convs, so it resumes only at torgb, where x is the block's output.)"""
@@ -285,36 +289,24 @@ class SynthesisBlock(torch.nn.Module):
         return x, img
 
 
-class SynthesisNetwork(torch.nn.Module):
-    def __init__(self, cfg: GeneratorConfig):
-        super().__init__()
-        self.w_dim, self.img_resolution, self.img_channels = cfg.w_dim, cfg.img_resolution, cfg.img_channels
-        self.block_resolutions = cfg.block_resolutions
-        self.num_ws = cfg.num_ws
-        for res in self.block_resolutions:
-            block = SynthesisBlock(
-                in_channels=cfg.channels_at(res // 2) if res > 4 else 0,
-                out_channels=cfg.channels_at(res),
-                w_dim=cfg.w_dim,
-                resolution=res,
-                img_channels=cfg.img_channels,
-                is_last=res == cfg.img_resolution,
-                architecture=cfg.architecture,
-                conv_clamp=cfg.conv_clamp,
-                use_noise=cfg.use_noise,
-            )
-            setattr(self, f"b{res}", block)
+class BlockSynthesis(torch.nn.Module):
+    """A synthesis network of one block per resolution (attributes b4, b8, ...), run from any block and layer.
 
-    def blocks(self) -> list[SynthesisBlock]:
+    This is the contract the renderer's incremental cache, the layer viewer and the projector drive. A
+    family's network builds its blocks (each with `resolution`, `layer_names()`, `conv_layers()`,
+    `can_resume_at(k)` and forward(x, img, ws, dtype, memory_format, layer_kwargs, on_layer, resume_at)), sets
+    w_dim, num_ws and block_resolutions, and says which ws each block takes (`block_ws`).
+    """
+
+    w_dim: int
+    num_ws: int
+    block_resolutions: list[int]
+
+    def blocks(self) -> list:
         return [getattr(self, f"b{res}") for res in self.block_resolutions]
 
     def block_ws(self, ws: torch.Tensor) -> list[torch.Tensor]:
-        """Slice ws per block; a block's torgb shares its w index with the next block's conv0."""
-        out, idx = [], 0
-        for block in self.blocks():
-            out.append(ws.narrow(1, idx, block.num_conv + block.num_torgb))
-            idx += block.num_conv
-        return out
+        raise NotImplementedError
 
     def run_blocks(
         self,
@@ -327,7 +319,7 @@ class SynthesisNetwork(torch.nn.Module):
         noise_scales: Optional[Mapping[str, float]] = None,       # 'b8.conv0' -> multiplier
         low_precision: Optional[tuple[torch.dtype, int]] = None,  # (dtype, from resolution)
         channels_last: bool = False,                              # NHWC activations (faster on CPUs)
-        on_block: Optional[Callable[[int, torch.Tensor, torch.Tensor], None]] = None,
+        on_block: Optional[Callable[[int, torch.Tensor, Optional[torch.Tensor]], None]] = None,
         on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,
         resume_at: int = 0,                                       # first layer to run in blocks[start]
     ) -> torch.Tensor:
@@ -368,27 +360,44 @@ class SynthesisNetwork(torch.nn.Module):
         return self.run_blocks(ws, noise_mode=noise_mode, **kwargs)
 
 
-# --- The generator ---------------------------------------------------------------------------------
-
-class Generator(torch.nn.Module):
-    """G(z, c) -> image, with NVlabs' call conventions and attributes."""
-
+class SynthesisNetwork(BlockSynthesis):
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
-        self.cfg = cfg
-        self.z_dim, self.c_dim, self.w_dim = cfg.z_dim, cfg.c_dim, cfg.w_dim
-        self.img_resolution, self.img_channels = cfg.img_resolution, cfg.img_channels
+        self.w_dim, self.img_resolution, self.img_channels = cfg.w_dim, cfg.img_resolution, cfg.img_channels
+        self.block_resolutions = cfg.block_resolutions
         self.num_ws = cfg.num_ws
-        self.mapping = MappingNetwork(
-            cfg.z_dim, cfg.c_dim, cfg.w_dim, cfg.num_ws,
-            num_layers=cfg.mapping_layers,
-            layer_features=cfg.layer_features,
-            embed_features=cfg.embed_features,
-            lr_multiplier=cfg.mapping_lr_multiplier,
-            w_avg_beta=cfg.w_avg_beta,
-        )
-        self.synthesis = SynthesisNetwork(cfg)
-        self.layer_table: LayerTable = build_layer_table(cfg)
+        for res in self.block_resolutions:
+            block = SynthesisBlock(
+                in_channels=cfg.channels_at(res // 2) if res > 4 else 0,
+                out_channels=cfg.channels_at(res),
+                w_dim=cfg.w_dim,
+                resolution=res,
+                img_channels=cfg.img_channels,
+                is_last=res == cfg.img_resolution,
+                architecture=cfg.architecture,
+                conv_clamp=cfg.conv_clamp,
+                use_noise=cfg.use_noise,
+            )
+            setattr(self, f"b{res}", block)
+
+    def block_ws(self, ws: torch.Tensor) -> list[torch.Tensor]:
+        """Slice ws per block; a block's torgb shares its w index with the next block's conv0."""
+        out, idx = [], 0
+        for block in self.blocks():
+            out.append(ws.narrow(1, idx, block.num_conv + block.num_torgb))
+            idx += block.num_conv
+        return out
+
+
+# --- The generator ---------------------------------------------------------------------------------
+
+class GeneratorBase(torch.nn.Module):
+    """NVlabs' call conventions over `self.mapping` and `self.synthesis`, and seeded noise for the layers of
+    `self.layer_table`: what every family's Generator sets up in its __init__ and shares from here."""
+
+    mapping: torch.nn.Module
+    synthesis: BlockSynthesis
+    layer_table: LayerTable
 
     def forward(
         self,
@@ -417,6 +426,27 @@ class Generator(torch.nn.Module):
         device = device or self.device
         return {c.name: torch.randn([batch, 1, c.resolution, c.resolution], generator=gen).to(device)
                 for c in self.layer_table.noise_layers}
+
+
+class Generator(GeneratorBase):
+    """G(z, c) -> image, with NVlabs' call conventions and attributes."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim, self.c_dim, self.w_dim = cfg.z_dim, cfg.c_dim, cfg.w_dim
+        self.img_resolution, self.img_channels = cfg.img_resolution, cfg.img_channels
+        self.num_ws = cfg.num_ws
+        self.mapping = MappingNetwork(
+            cfg.z_dim, cfg.c_dim, cfg.w_dim, cfg.num_ws,
+            num_layers=cfg.mapping_layers,
+            layer_features=cfg.layer_features,
+            embed_features=cfg.embed_features,
+            lr_multiplier=cfg.mapping_lr_multiplier,
+            w_avg_beta=cfg.w_avg_beta,
+        )
+        self.synthesis = SynthesisNetwork(cfg)
+        self.layer_table: LayerTable = build_layer_table(cfg)
 
 
 def _check_shape(t: Optional[torch.Tensor], shape: Sequence[Optional[int]], what: str) -> None:

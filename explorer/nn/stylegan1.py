@@ -20,7 +20,7 @@ from typing import Callable, Mapping, Optional
 import torch
 import torch.nn.functional as F
 
-from .generator import NOISE_MODES, _check_shape, truncate
+from .generator import BlockSynthesis, GeneratorBase, _check_shape, truncate
 from .layer_table import ConvLayer, LayerTable, WSlot, level_of_resolution
 from .ops import LRELU_SLOPE, normalize_2nd_moment
 from .stylegan1_config import StyleGAN1Config
@@ -219,6 +219,10 @@ class SynthesisBlock(torch.nn.Module):
         """The block's styled layers in order, one w each."""
         return ["input", "conv1"] if self.resolution == 4 else ["conv0", "conv1"]
 
+    def output_layers(self) -> list[str]:
+        """Layers whose outputs on_layer reports, in order: the styled layers, and ToRGB where it draws."""
+        return self.layer_names() + (["torgb"] if self.needs_rgb and self.fade < 1 else [])
+
     def conv_layers(self) -> list[tuple[str, SynthesisLayer]]:
         return [(n, getattr(self, n)) for n in self.layer_names()]
 
@@ -255,7 +259,10 @@ class SynthesisBlock(torch.nn.Module):
         return x, img
 
 
-class SynthesisNetwork(torch.nn.Module):
+class SynthesisNetwork(BlockSynthesis):
+    """The blocks b4 ... b{R}, run by BlockSynthesis.run_blocks: the same contract as StyleGAN2's network, so
+    the renderer's incremental cache, the layer viewer and the projector drive both alike."""
+
     def __init__(self, cfg: StyleGAN1Config):
         super().__init__()
         self.w_dim, self.img_resolution, self.img_channels = cfg.w_dim, cfg.img_resolution, cfg.img_channels
@@ -268,59 +275,9 @@ class SynthesisNetwork(torch.nn.Module):
             needs_rgb = res == cfg.img_resolution or cfg.lod > steps_below_top - 1
             setattr(self, f"b{res}", SynthesisBlock(cfg, res, fade, needs_rgb))
 
-    def blocks(self) -> list[SynthesisBlock]:
-        return [getattr(self, f"b{res}") for res in self.block_resolutions]
-
     def block_ws(self, ws: torch.Tensor) -> list[torch.Tensor]:
         """Slice ws per block: two consecutive w indices each."""
         return [ws.narrow(1, 2 * i, 2) for i in range(len(self.block_resolutions))]
-
-    def run_blocks(
-        self,
-        ws: torch.Tensor,
-        start: int = 0,
-        x: Optional[torch.Tensor] = None,
-        img: Optional[torch.Tensor] = None,
-        noise_mode: str = "const",
-        noise: Optional[Mapping[str, torch.Tensor]] = None,        # 'b8.conv0' -> noise tensor
-        noise_scales: Optional[Mapping[str, float]] = None,       # 'b8.conv0' -> multiplier
-        low_precision: Optional[tuple[torch.dtype, int]] = None,  # (dtype, from resolution)
-        channels_last: bool = False,                              # NHWC activations
-        on_block: Optional[Callable[[int, torch.Tensor, Optional[torch.Tensor]], None]] = None,
-        on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,
-        resume_at: int = 0,                                       # first layer to run in blocks[start]
-    ) -> torch.Tensor:
-        """Run blocks[start:] from the activations (x, img) left by block start-1, or from inside block
-        `start` when resume_at > 0; the same contract as the StyleGAN2 synthesis network, so the renderer's
-        incremental cache, the layer viewer and the projector drive both alike."""
-        _check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
-        ws = ws.to(torch.float32)
-        mf = torch.channels_last if channels_last else torch.contiguous_format
-        for i, (block, cur_ws) in enumerate(zip(self.blocks(), self.block_ws(ws))):
-            if i < start:
-                continue
-            dtype = torch.float32
-            if low_precision is not None and block.resolution >= max(low_precision[1], 8):
-                dtype = low_precision[0]
-            kwargs = {}
-            for name in block.layer_names():
-                full = f"b{block.resolution}.{name}"
-                kwargs[name] = dict(
-                    noise_mode=noise_mode,
-                    noise=None if noise is None else noise.get(full),
-                    noise_scale=1.0 if noise_scales is None else float(noise_scales.get(full, 1.0)),
-                )
-            seen = None if on_layer is None else (lambda n, t, r=block.resolution: on_layer(f"b{r}.{n}", t))
-            x, img = block(x, img, cur_ws, dtype=dtype, memory_format=mf, layer_kwargs=kwargs, on_layer=seen,
-                           resume_at=resume_at if i == start else 0)
-            if on_block is not None:
-                on_block(i, x, img)
-        return img
-
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const", **kwargs) -> torch.Tensor:
-        return self.run_blocks(ws, noise_mode=noise_mode, **kwargs)
 
 
 # --- The generator ---------------------------------------------------------------------------------
@@ -337,8 +294,9 @@ def build_layer_table(cfg: StyleGAN1Config) -> LayerTable:
     return LayerTable(tuple(cfg.block_resolutions), tuple(convs), tuple(ws))
 
 
-class Generator(torch.nn.Module):
-    """G(z, c) -> image, with NVlabs' PyTorch call conventions and attributes."""
+class Generator(GeneratorBase):
+    """G(z, c) -> image, with NVlabs' PyTorch call conventions and attributes (forward, device and seeded
+    noise come from GeneratorBase)."""
 
     def __init__(self, cfg: StyleGAN1Config):
         super().__init__()
@@ -356,30 +314,3 @@ class Generator(torch.nn.Module):
         if psi is None or cutoff is None or cutoff <= 0:
             return 1.0, None
         return float(psi), int(cutoff)
-
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: Optional[torch.Tensor] = None,
-        truncation_psi: float = 1,
-        truncation_cutoff: Optional[int] = None,
-        noise_mode: str = "const",
-        update_emas: bool = False,
-        **synthesis_kwargs,
-    ) -> torch.Tensor:
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, **synthesis_kwargs)
-
-    @property
-    def device(self) -> torch.device:
-        return self.mapping.w_avg.device
-
-    def noise_layer_names(self) -> list[str]:
-        return [c.name for c in self.layer_table.noise_layers]
-
-    def make_noise(self, seed: int, batch: int = 1, device: Optional[torch.device] = None) -> dict[str, torch.Tensor]:
-        """Seeded random noise for every noise layer: reproducible 'random' noise mode."""
-        gen = torch.Generator().manual_seed(int(seed))
-        device = device or self.device
-        return {c.name: torch.randn([batch, 1, c.resolution, c.resolution], generator=gen).to(device)
-                for c in self.layer_table.noise_layers}

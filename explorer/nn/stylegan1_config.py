@@ -12,6 +12,8 @@ import json
 import math
 from typing import Any, Optional
 
+from .config import block_resolutions_up_to, num_ws_at
+
 FAMILY = "stylegan1"
 MAX_RESOLUTION = 8192
 MAX_CHANNELS = 8192
@@ -73,11 +75,11 @@ class StyleGAN1Config:
 
     @property
     def block_resolutions(self) -> list[int]:
-        return [2 ** i for i in range(2, int(math.log2(self.img_resolution)) + 1)]
+        return block_resolutions_up_to(self.img_resolution)
 
     @property
     def num_ws(self) -> int:
-        return 2 * int(math.log2(self.img_resolution)) - 2
+        return num_ws_at(self.img_resolution)
 
     def channels_at(self, res: int) -> int:
         return dict(self.channels)[res]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import numpy as np
+import torch
 
 from tests.helpers.nvlabs_writer import MARKER_SOURCE
 
@@ -89,3 +90,9 @@ def write_fixture_pickle(name: str, path: "str | Path", protocol: int = 3) -> tu
     weights = {k[2:]: v for k, v in arrays.items() if k.startswith("w/")}
     write_snapshot(path, generator_from_reference(meta["networks"], weights), protocol)
     return meta, arrays
+
+
+def max_abs_diff(ours: torch.Tensor, ref: np.ndarray) -> float:
+    """Largest absolute difference from a reference array of the same shape."""
+    assert tuple(ours.shape) == ref.shape, (tuple(ours.shape), ref.shape)
+    return float((ours - torch.from_numpy(ref)).abs().max())
