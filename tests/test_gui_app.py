@@ -98,6 +98,25 @@ def test_model_panel_opens_nvlabs_pickles_and_rosinality_checkpoints(fresh, tmp_
         assert kind in dpg.get_value("model.summary")
 
 
+def test_model_panel_opens_a_tensorflow_stylegan_v1_pickle_and_the_panels_drive_it(fresh, tmp_path):
+    import dearpygui.dearpygui as dpg
+    from tests.helpers.tf_writer import write_fixture_pickle
+
+    write_fixture_pickle("sg1_r32_cond3_fused", tmp_path / "karras2019.pkl")   # NVlabs' G_style, 32 px, 3 classes
+    dpg.set_value("model.path", str(tmp_path / "karras2019.pkl"))
+    click("model.load")
+    a = frame(fresh)
+    summary = dpg.get_value("model.summary")
+    assert "StyleGAN (v1), NVlabs TensorFlow pickle" in summary and "32 px, num_ws 8" in summary
+    assert dpg.does_item_exist("mix.w7") and not dpg.does_item_exist("mix.w8")
+    drive("mix.group.middle", 1.0)
+    assert diff(frame(fresh), a) > 1
+    label = next(l for l in dpg.get_item_configuration("layers.layer")["items"] if l.startswith("b4.input"))
+    drive("layers.layer", label)
+    fresh.run_frames(2)
+    assert fresh.layer_viewer.pixels.std() > 5                   # the constant's styled output, not blank
+
+
 def test_bad_checkpoint_shows_its_error_and_keeps_the_previous_model(fresh, models):
     import dearpygui.dearpygui as dpg
 

@@ -217,6 +217,16 @@ def test_self_referencing_components(tmp_path):
     _refused(write_snapshot(tmp_path / "loop.pkl", Gs), "refer to themselves")
 
 
+def test_one_array_named_as_many_variables_is_refused_before_copying(tmp_path):
+    big = np.zeros([1 << 20], np.float32)   # 4 MB once in the file, 400 MB if every name were copied
+    Gs = tf_network("Gs", "G_main", {}, {f"v{i}": big for i in range(100)},
+                    {"mapping": tf_network("G_mapping", "G_mapping", {}, {}),
+                     "synthesis": tf_network("G_synthesis", "G_synthesis_stylegan2", {}, {})})
+    path = write_snapshot(tmp_path / "shared.pkl", Gs)
+    assert path.stat().st_size < 10 << 20
+    _refused(path, "shared between variables")
+
+
 class _Evil:
     def __reduce__(self):
         return (__import__("os").system, ("echo pwned > /dev/null",))

@@ -79,14 +79,25 @@ def read_network(path: "str | os.PathLike[str]") -> TFNetwork:
         raise CheckpointError(path, f"pickle holds a {type(data).__name__}, not TensorFlow networks (G, D, Gs)")
     networks = [_network(n, path, depth=0, seen=set()) for n in nets]
     by_name = {n.name: n for n in networks}
-    if "Gs" in by_name:
-        return by_name["Gs"]
     generators = [n for n in networks if {"mapping", "synthesis"} <= set(n.components)]
+    if "Gs" in by_name:
+        generators = [by_name["Gs"]]
     if not generators:
         names = ", ".join(repr(n.name) for n in networks)
         raise CheckpointError(path, f"no generator among the TensorFlow networks ({names}): expected Gs with "
                                     f"mapping and synthesis components")
+    _check_no_shared_data(generators[-1], path)
     return generators[-1]
+
+
+def _check_no_shared_data(net: TFNetwork, path: "str | os.PathLike[str]") -> None:
+    """Every variable's data comes from the file once. A pickle can name one array (or one buffer) under many
+    variables, and converting them would then copy it many times: a small file, a huge allocation."""
+    total = sum(int(a.nbytes) for a in net.all_variables().values())
+    size = os.path.getsize(path)
+    if total > size:
+        raise CheckpointError(path, f"the variables hold {total} bytes but the file has only {size}: "
+                                    f"arrays are shared between variables (a crafted file?)")
 
 
 def _network(rec: TFNetworkRecord, path: "str | os.PathLike[str]", depth: int, seen: set[int]) -> TFNetwork:
