@@ -1,12 +1,51 @@
-"""Output files: folders that can be written to, and numbered names that never overwrite."""
+"""Output files: written whole or not at all, into folders that can be written to, under names that never
+overwrite.
+
+    with atomic_write(path, "checkpoint") as tmp:   # write tmp (path + '.tmp') however you like; on success
+        save_file(tensors, tmp)                     # it replaces path in one step, on any failure it is removed
+"""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
-from typing import Collection
+from typing import Collection, Iterator
 
 from .errors import OutputError
+
+
+def temp_path(path: "str | os.PathLike[str]") -> Path:
+    """Where a file is written before it is complete: beside it, so the rename stays on one file system
+    (and numbered names count it as taken)."""
+    path = Path(path)
+    return path.with_name(path.name + ".tmp")
+
+
+def commit(tmp: Path, path: "str | os.PathLike[str]", what: str) -> Path:
+    """Move a complete temporary file into place in one step; OutputError naming the file if that fails."""
+    try:
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(path, f"cannot write {what} ({e.strerror or e})") from None
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_write(path: "str | os.PathLike[str]", what: str) -> Iterator[Path]:
+    """Yield the temporary path to write; `path` appears only when the block completes, so a crash, an error
+    or Ctrl+C never leaves a half-written file. An OSError becomes OutputError naming the file and `what`."""
+    tmp = temp_path(path)
+    try:
+        yield tmp
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(path, f"cannot write {what} ({e.strerror or e})") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    commit(tmp, path, what)
 
 
 def ensure_outdir(path: "str | os.PathLike[str]") -> Path:

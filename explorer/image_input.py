@@ -37,7 +37,8 @@ def open_rgb(path: "str | os.PathLike[str]") -> Image.Image:
     except IsADirectoryError:
         raise ImageInputError(path, "is a directory, expected an image file") from None
     except UnidentifiedImageError:
-        raise ImageInputError(path, "not an image Pillow can read") from None
+        empty = os.path.isfile(path) and os.path.getsize(path) == 0
+        raise ImageInputError(path, "empty file" if empty else "not an image Pillow can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageInputError(path, "image is too large (decompression bomb guard)") from None
     except (OSError, SyntaxError, ValueError) as e:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image, PngImagePlugin
 
-from .errors import OutputError
+from .files import atomic_write
 
 if TYPE_CHECKING:
     from .render.state import RenderState
@@ -46,13 +46,8 @@ def save_png(path: "str | os.PathLike[str]", pixels: np.ndarray, text: Optional[
         info = PngImagePlugin.PngInfo()
         for k, v in text.items():
             info.add_itxt(k, v)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_write(path, "image") as tmp:
         Image.fromarray(np.ascontiguousarray(pixels)).save(tmp, format="PNG", pnginfo=info)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(path, f"cannot write image ({e.strerror or e})") from None
     return path
 
 

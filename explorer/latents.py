@@ -8,7 +8,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .errors import ExplorerError, OutputError
+from .errors import ExplorerError
+from .files import atomic_write
 
 
 def parse_seeds(spec: str) -> list[int]:
@@ -84,18 +85,11 @@ def load_ws(path: "str | os.PathLike[str]", num_ws: int, w_dim: int) -> torch.Te
 
 
 def write_npz(path: "str | os.PathLike[str]", arrays: dict[str, np.ndarray], what: str) -> Path:
-    """Write an .npz atomically (temp file, then rename): a failed write never leaves a half file behind.
-    An unwritable path raises OutputError naming the file and `what` was being written."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(path, f"cannot write {what} ({e.strerror or e})") from None
-    return path
+    """Write an .npz atomically: a failed write never leaves a half file behind; an unwritable path raises
+    OutputError naming the file and `what` was being written."""
+    with atomic_write(path, what) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    return Path(path)
 
 
 def save_ws(path: "str | os.PathLike[str]", ws: torch.Tensor) -> Path:

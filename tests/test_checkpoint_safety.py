@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 from explorer import CheckpointError, load_generator
 from explorer.io.native import save_generator
 from tests.conftest import make_generator
-from tests.helpers.nvlabs_writer import write_nvlabs_pickle
+from tests.helpers.nvlabs_writer import MARKER_SOURCE, write_nvlabs_pickle
 
 
 class _RunsCommand:
@@ -61,11 +61,17 @@ def test_hostile_object_hidden_beside_a_real_network_is_refused(tmp_path):
     assert not marker.exists()
 
 
-def test_embedded_module_source_is_never_executed(tmp_path):
-    # the conftest autouse fixture fails the test if the fixture's embedded source ever ran
+def test_embedded_module_source_is_never_executed(tmp_path, monkeypatch):
     path = tmp_path / "snapshot.pkl"
     write_nvlabs_pickle(make_generator(), path)
-    load_generator(path)
+    assert MARKER_SOURCE.encode() in path.read_bytes()          # the hostile source is in the file...
+    assert load_generator(path).img_resolution == 32            # ...the network loads...
+    assert not (tmp_path / "MODULE_SRC_WAS_EXECUTED").exists()  # ...and the source never ran
+    proof = tmp_path / "proof"                                  # (running it would have left the mark)
+    proof.mkdir()
+    monkeypatch.setenv("EXPLORER_TEST_MARKER_DIR", str(proof))
+    exec(MARKER_SOURCE, {})
+    assert (proof / "MODULE_SRC_WAS_EXECUTED").exists()
 
 
 def test_loading_in_a_fresh_process_imports_no_nvlabs_code(tmp_path):

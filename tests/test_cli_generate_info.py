@@ -102,7 +102,7 @@ def test_save_ws_is_atomic_and_names_an_unwritable_file(tmp_path):
 
     ws = torch.randn(2, 4, 8)
     path = save_ws(tmp_path / "w.npz", ws)
-    assert torch.equal(load_ws(path, 4, 8), ws) and not list(tmp_path.glob(".*.tmp"))
+    assert torch.equal(load_ws(path, 4, 8), ws) and not list(tmp_path.glob("*.tmp"))
     bad = tmp_path / "missing-dir" / "w.npz"
     with pytest.raises(OutputError, match="missing-dir.*cannot write w"):
         save_ws(bad, ws)

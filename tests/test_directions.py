@@ -197,7 +197,7 @@ def test_cli_writes_directions_that_load_back(ckpt, G, tmp_path, capsys):
     loaded, values = load_directions(out, G.w_dim)
     np.testing.assert_allclose(loaded, dirs, atol=1e-6)
     assert np.array_equal(values, evals)
-    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_cli_grid_is_direction_blocks_of_seed_rows_by_alpha_columns(tmp_path):

@@ -29,8 +29,6 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def fresh(app, models, tmp_path):
     """Seeds 1 and 2 on the 64 px model; the panel on A -> B, 8 frames a key, linear in W, 10 fps."""
-    import dearpygui.dearpygui as dpg
-
     app.set_animating(False)
     app.record.set_live(False)
     app.wait_tasks()
@@ -110,7 +108,7 @@ def test_a_to_b_walk_records_the_interpolation_the_app_shows(fresh, tmp_path):
     assert video.shape == (9, 64, 64, 3)
     assert_frames_match(video[[0, 4, 8]], shown)
     assert dpg.get_value("record.note") == f"recorded {tmp_path / 'ab.mp4'}: 9 frames, 64x64"
-    assert not list(tmp_path.glob("*.tmp-partial"))
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_keyframe_list_walk_goes_through_each_added_a_and_writes_a_gif(fresh, tmp_path):
@@ -202,7 +200,7 @@ def test_cancel_mid_walk_leaves_a_valid_shorter_file_and_the_app_stays_live(fres
     batch = default_batch_size(models.G)
     assert video.shape == (batch, 64, 64, 3) and batch < 101
     assert dpg.get_value("record.note").endswith(f"(cancelled: {batch} of 101)")
-    assert not list(tmp_path.glob("*.tmp-partial"))
+    assert not list(tmp_path.glob("*.tmp"))
     assert dpg.get_item_configuration("record.walk")["enabled"]
 
 

@@ -257,7 +257,7 @@ def test_not_an_image(tmp_path):
 
 def test_empty_file(tmp_path):
     (tmp_path / "empty.jpg").write_bytes(b"")
-    one_line_error(tmp_path / "empty.jpg")
+    assert "empty file" in one_line_error(tmp_path / "empty.jpg")
 
 
 def test_missing_file_and_directory(tmp_path):

@@ -107,6 +107,16 @@ def test_training_run_writes_snapshots_samples_and_log(images16, tmp_path):
     assert info["cur_nimg"] == 32 and info["step"] == 8
 
 
+
+def test_a_training_state_given_as_a_generator_names_the_one_to_use(images16, tmp_path, capsys):
+    out = tmp_path / "run"
+    train(tiny_config(images16, out))
+    assert main(["generate", "--checkpoint", str(out / STATE_FILE), "--seeds", "0", "--outdir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "training state" in err
+    assert str(out / "network-latest.safetensors") in err and "convert" not in err
+
+
 def test_refuses_to_overwrite_a_run_without_resume(images16, tmp_path):
     out = tmp_path / "run"
     train(tiny_config(images16, out, kimg=0.008))

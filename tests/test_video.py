@@ -13,6 +13,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from explorer.cli import main as cli_main
 from explorer.errors import ExplorerError
@@ -125,7 +126,7 @@ def test_mp4_has_exactly_the_frames_and_size_asked_and_plays_everywhere(checkpoi
     with imageio.get_reader(out, format="FFMPEG") as reader:
         meta = reader.get_meta_data()
     assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p") and meta["fps"] == 24
-    assert not (tmp_path / "walk.mp4.tmp-partial").exists()
+    assert not (tmp_path / "walk.mp4.tmp").exists()
     # the first frame is the first keyframe's image (through the codec: compare with another seed's)
     G = make_generator(3)
     from PIL import Image
@@ -167,7 +168,7 @@ def test_ctrl_c_during_recording_leaves_a_valid_shorter_file(checkpoint, tmp_pat
     result = info.value.result
     assert result.cancelled and result.frames == 6 and result.requested == 21 and result.path == out
     assert read_video(out).shape == (6, 32, 32, 3)
-    assert not (tmp_path / f"walk.{ext}.tmp-partial").exists()
+    assert not (tmp_path / f"walk.{ext}.tmp").exists()
 
 
 def test_cancel_event_stops_at_the_next_batch_and_keeps_the_frames(checkpoint, tmp_path):
@@ -226,11 +227,24 @@ def test_cli_video_from_projected_ws(checkpoint, tmp_path):
 
 
 def test_cli_video_from_a_session_walks_its_a_and_b(checkpoint, tmp_path):
-    state = RenderState(checkpoint=checkpoint, a=Source(seed=3), b=Source(seed=4), psi=0.5)
+    state = RenderState(checkpoint=checkpoint, device="cpu", a=Source(seed=3), b=Source(seed=4), psi=0.5)
     state.save(tmp_path / "s.json")
     rc = cli_main(["video", "--state", str(tmp_path / "s.json"), "--frames-per-seed", "3",
                    "--size", "64x64", "--out", str(tmp_path / "s.mp4")])
-    assert rc == 0 and read_video(tmp_path / "s.mp4").shape == (4, 64, 64, 3)
+    frames = read_video(tmp_path / "s.mp4").astype(np.float64)
+    assert rc == 0 and frames.shape == (4, 64, 64, 3)
+    renderer = Renderer()
+
+    def shown(s: RenderState) -> np.ndarray:   # the frame of `s` at the video's size
+        return np.asarray(Image.fromarray(renderer.render(s)).resize((64, 64), Image.Resampling.LANCZOS), np.float64)
+
+    def dist(x: np.ndarray, y: np.ndarray) -> float:
+        return float(np.abs(x - y).mean())
+
+    a, b = shown(state), shown(state.replace(a=state.b))
+    assert dist(frames[0], a) < 0.5 * dist(frames[0], shown(state.replace(psi=1.0)))   # A, truncated at psi 0.5
+    assert dist(frames[-1], b) < 0.5 * dist(frames[-1], a)                             # ends on B
+    assert dist(frames[-1], b) < 0.5 * dist(frames[-1], shown(state.replace(a=state.b, psi=1.0)))
 
 
 def test_cli_ctrl_c_keeps_a_valid_video_and_exits_130(checkpoint, tmp_path):
@@ -239,7 +253,7 @@ def test_cli_ctrl_c_keeps_a_valid_video_and_exits_130(checkpoint, tmp_path):
                              "--seeds", "1-4", "--frames-per-seed", "2000", "--batch", "4", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
-    partial = tmp_path / "long.mp4.tmp-partial"
+    partial = tmp_path / "long.mp4.tmp"
     deadline = time.monotonic() + 60
     while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

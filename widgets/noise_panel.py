@@ -6,7 +6,8 @@ from typing import Optional
 import dearpygui.dearpygui as dpg
 
 from explorer.app.model_info import ModelInfo
-from explorer.render.state import NOISE_MODES, RenderState
+from explorer.nn.generator import NOISE_MODES
+from explorer.render.state import NOISE_SCALE_RANGE, RenderState
 
 from .panel import Panel
 from .style import DIM_COLOR
@@ -55,7 +56,7 @@ class NoisePanel(Panel):
             for layer in info.noise_layers:
                 if layer.resolution == res:
                     dpg.add_slider_float(tag=f"noise.scale.{layer.index}", label=layer.name, parent="noise.body",
-                                         min_value=0.0, max_value=2.0, default_value=1.0, width=220, indent=16,
+                                         min_value=NOISE_SCALE_RANGE[0], max_value=NOISE_SCALE_RANGE[1], default_value=1.0, width=220, indent=16,
                                          user_data=layer.index, callback=lambda s, a, u: self._set_scale(u, float(a)))
 
     def sync(self, state: RenderState) -> None:

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import dearpygui.dearpygui as dpg
 
-from explorer.app.recording import LiveRecorder, make_walk, record_walk, write_mix_grid, write_noise_figure
+from explorer.app.recording import LiveRecorder, record_walk, write_mix_grid, write_noise_figure
 from explorer.app.tasks import Task, yield_cpu
 from explorer.errors import ExplorerError
 from explorer.render.renderer import Renderer
 from explorer.render.state import RenderState, Source
 from explorer.render.worker import RenderResult
-from explorer.video import RecordResult, walk_length
+from explorer.video import INTERPS, MAX_FPS, RecordResult, Walk, walk_length
 
 from . import dialogs
 from .panel import Panel
@@ -61,11 +61,11 @@ class RecordPanel(Panel):
         with dpg.group(horizontal=True):
             dpg.add_input_int(tag="record.frames", label="frames/key", default_value=60, min_value=1,
                               min_clamped=True, step=0, width=60, callback=self._show_keys)
-            dpg.add_input_int(tag="record.fps", label="fps", default_value=30, min_value=1, max_value=240,
+            dpg.add_input_int(tag="record.fps", label="fps", default_value=30, min_value=1, max_value=MAX_FPS,
                               min_clamped=True, max_clamped=True, step=0, width=50, callback=self._show_keys)
             dpg.add_checkbox(tag="record.loop", label="loop", callback=self._show_keys)
         with dpg.group(horizontal=True):
-            dpg.add_radio_button(tag="record.interp", items=["linear", "cubic"], default_value="cubic", horizontal=True)
+            dpg.add_radio_button(tag="record.interp", items=list(INTERPS), default_value="cubic", horizontal=True)
             dpg.add_text(" in")
             dpg.add_radio_button(tag="record.space", items=list(SPACES), default_value="W", horizontal=True,
                                  callback=self._space_changed)
@@ -149,8 +149,9 @@ class RecordPanel(Panel):
             return
         try:
             state = self._state()
-            walk = make_walk(self.walk_keys(state), self._int("record.frames"), bool(dpg.get_value("record.loop")),
-                             dpg.get_value("record.interp"), SPACES[dpg.get_value("record.space")])
+            walk = Walk(self.walk_keys(state), frames_per_key=self._int("record.frames"),
+                        loop=bool(dpg.get_value("record.loop")), interp=dpg.get_value("record.interp"),
+                        space=SPACES[dpg.get_value("record.space")])
             out = self._out_path("record.walk_path", "walk", ".mp4")
         except ExplorerError as e:
             self.app.show_error(str(e))

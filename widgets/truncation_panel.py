@@ -7,7 +7,7 @@ from typing import Optional
 import dearpygui.dearpygui as dpg
 
 from explorer.app.model_info import ModelInfo
-from explorer.render.state import RenderState
+from explorer.render.state import PSI_RANGE, RenderState
 
 from .panel import Panel
 
@@ -16,7 +16,7 @@ class TruncationPanel(Panel):
     title = "Truncation"
 
     def build(self) -> None:
-        dpg.add_slider_float(tag="trunc.psi", label="psi", min_value=-1.0, max_value=2.0, width=300,
+        dpg.add_slider_float(tag="trunc.psi", label="psi", min_value=PSI_RANGE[0], max_value=PSI_RANGE[1], width=300,
                              default_value=self.app.state.psi, callback=lambda s, a: self.app.update_state(psi=float(a)))
         with dpg.group(horizontal=True):
             dpg.add_checkbox(tag="trunc.use_cutoff", label="cutoff", default_value=self.app.state.cutoff is not None,

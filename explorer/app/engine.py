@@ -32,11 +32,15 @@ class Engine:
 
     def __init__(self, renderer: Optional[Renderer] = None):
         self.renderer = renderer or Renderer()
-        self.info: Optional[ModelInfo] = None
         self.current: tuple[Optional[Generator], Optional[ModelInfo]] = (None, None)  # swapped as one value
         self._model = None
         self.watched: Optional[tuple[str, Optional[int]]] = None   # (layer, channel) the layer viewer shows
         self.layer_view: Optional[LayerImage] = None               # ...of the newest frame (set after each)
+
+    @property
+    def info(self) -> Optional[ModelInfo]:
+        """What the panels know of the model that drew the newest frame (None before the first)."""
+        return self.current[1]
 
     @property
     def stats(self) -> RenderStats:
@@ -56,8 +60,7 @@ class Engine:
     def _note_model(self) -> None:
         model = self.renderer.model
         if model is not None and model is not self._model:
-            self.info = describe(model.G, model.key, self.renderer.stats)
-            self.current = (model.G, self.info)
+            self.current = (model.G, describe(model.G, model.key, self.renderer.stats))
             self._model = model
 
     def watch_layer(self, name: Optional[str], channel: Optional[int] = None) -> None:

@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from ..errors import OutputError
+from ..files import atomic_write
+
 LIMIT = 10
 
 
@@ -24,12 +27,11 @@ class RecentList:
         """Put a checkpoint first (once); a list that cannot be written is only a lost convenience."""
         checkpoint = str(Path(checkpoint).expanduser().resolve())
         self.items = [checkpoint] + [p for p in self.items if p != checkpoint][: self.limit - 1]
-        tmp = self.path.with_name(self.path.name + ".tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(self.items, indent=1))
-            os.replace(tmp, self.path)
-        except OSError:
+            with atomic_write(self.path, "recent list") as tmp:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_text(json.dumps(self.items, indent=1))
+        except OutputError:
             pass
 
     def _read(self) -> list[str]:

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -25,20 +25,11 @@ from ..grid import mix_grid_from_state, noise_grid
 from ..images import save_png
 from ..render.frames import state_frame_settings
 from ..render.renderer import Renderer
-from ..render.state import RenderState, Source
+from ..render.state import RenderState
 from ..video import RecordResult, VideoWriter, Walk, render_walk
 from .tasks import Task, TaskCancel
 
 LIVE_BACKLOG_BYTES = 1 << 30   # frames waiting for the encoder beyond this are dropped (and counted), not queued
-
-
-def make_walk(keys: Sequence[Source], frames_per_key: int, loop: bool, interp: str, space: str) -> Walk:
-    """A Walk, with the app's words for what a walk refuses (the engine's name command-line flags)."""
-    if space == "z" and interp != "linear":
-        raise ExplorerError("a Z-space walk follows great circles between seeds: choose linear, or W space for cubic")
-    if space == "z" and any(k.w_path for k in keys):
-        raise ExplorerError("a Z-space walk needs seed keyframes (a w loaded from a file has no z): choose W space")
-    return Walk(tuple(keys), frames_per_key=frames_per_key, loop=loop, interp=interp, space=space)
 
 
 def record_walk(walk: Walk, state: RenderState, out: "str | os.PathLike[str]", fps: float, task: Task,
@@ -132,5 +123,5 @@ class LiveRecorder:
             self.error = e
 
 
-__all__ = ["make_walk", "record_walk", "write_mix_grid", "write_noise_figure",
+__all__ = ["record_walk", "write_mix_grid", "write_noise_figure",
            "LiveRecorder", "LIVE_BACKLOG_BYTES"]

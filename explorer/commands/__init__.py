@@ -1,9 +1,13 @@
-"""CLI subcommands; each module registers one (see explorer/cli.py)."""
+"""CLI subcommands; each module registers one (see explorer/cli.py). The options several share live here."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from typing import Optional
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
+from ..errors import ExplorerError
+from ..nn.generator import NOISE_MODES
+from ..render.state import DEVICES, PRECISIONS, RenderState
 
 
 def add_checkpoint_arg(p: argparse.ArgumentParser) -> None:
@@ -13,4 +17,43 @@ def add_checkpoint_arg(p: argparse.ArgumentParser) -> None:
 
 
 def add_device_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run (default: auto)")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="where to run (default: auto)")
+
+
+def add_precision_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="arithmetic for synthesis (default: fp16 on CUDA, fp32 on the CPU)")
+
+
+def add_look_args(p: argparse.ArgumentParser, state_help: Optional[str] = None,
+                  trunc_help: str = "truncation psi (default 1)") -> None:
+    """Options that decide how every image looks; with --state (offered when state_help is given) they
+    override the session's values. Read them with state_from_args."""
+    if state_help:
+        p.add_argument("--state", default=None, metavar="JSON", help=state_help)
+    p.add_argument("--trunc", dest="psi", type=float, default=None, help=trunc_help)
+    p.add_argument("--cutoff", type=int, default=None, help="truncate only the first K w indices")
+    p.add_argument("--noise-mode", default=None, choices=NOISE_MODES, help="default const")
+    p.add_argument("--noise-seed", type=int, default=None, help="seed of the noise for --noise-mode random")
+    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label for conditional models")
+
+
+def state_from_args(args: argparse.Namespace) -> RenderState:
+    """A RenderState from --state (if given) with the command line's explicit options applied on top."""
+    session = getattr(args, "state", None)
+    state = RenderState.load(session) if session else RenderState()
+    changes = {}
+    if args.checkpoint:
+        changes["checkpoint"] = args.checkpoint
+    if args.device != "auto" or not session:
+        changes["device"] = args.device
+    for name in ("psi", "cutoff", "noise_mode", "noise_seed"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    if args.class_idx is not None:
+        changes["a"] = dataclasses.replace(state.a, class_idx=args.class_idx)
+        changes["b"] = dataclasses.replace(state.b, class_idx=args.class_idx)
+    try:
+        return state.replace(**changes)
+    except ValueError as e:
+        raise ExplorerError(str(e)) from None

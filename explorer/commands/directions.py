@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_checkpoint_arg, add_device_arg
+from . import add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
 
 DEFAULT_ALPHAS = "-3:3:7"
 
@@ -41,8 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--alphas", default=DEFAULT_ALPHAS,
                    help="grid columns, in standard deviations of w along the direction: a list (-2,0,2) "
                         f"or start:stop:count (default {DEFAULT_ALPHAS})")
-    p.add_argument("--trunc", dest="psi", type=float, default=1.0, help="truncation psi of the grid (default 1)")
-    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label for conditional models")
+    add_look_args(p)
     add_device_arg(p)
     p.set_defaults(func=run)
 
@@ -75,18 +74,13 @@ def run(args: argparse.Namespace) -> int:
     from ..images import save_png
     from ..latents import one_hot, parse_seeds
     from ..render.renderer import Renderer
-    from ..render.state import RenderState, Source
 
     if args.k < 1:
         raise ExplorerError("--k must be at least 1")
     source = str(Path(args.source).expanduser().resolve()) if args.source else "sefa"
     alphas = parse_alphas(args.alphas) if args.grid else []
     seeds = parse_seeds(args.seeds) if args.grid else []
-    try:
-        state = RenderState(checkpoint=args.checkpoint, device=args.device, psi=args.psi,
-                            a=Source(seed=0, class_idx=args.class_idx))
-    except ValueError as e:
-        raise ExplorerError(str(e)) from None
+    state = state_from_args(args)     # how the grid looks: truncation, noise, class
     renderer = Renderer()
     G = renderer.model_for(state).G
     one_hot(args.class_idx, G.c_dim)   # a conditional model needs --class (one line if missing)

@@ -8,20 +8,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import add_checkpoint_arg, add_device_arg
+from . import add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="render images for seeds, projected ws or a saved session")
     add_checkpoint_arg(p)
     p.add_argument("--seeds", default=None, help="seed list, e.g. 0-7 or 0,3,9")
-    p.add_argument("--trunc", dest="psi", type=float, default=None,
-                   help="truncation psi (default 1, or what a StyleGAN (v1) pickle carries: 0.7 on w < 8)")
-    p.add_argument("--cutoff", type=int, default=None, help="truncate only the first K w indices")
-    p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
-    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label for conditional models")
     p.add_argument("--projected-w", default=None, metavar="NPZ", help="render ws from an .npz (key 'w') instead of seeds")
-    p.add_argument("--state", default=None, metavar="JSON", help="render a saved RenderState session")
+    add_look_args(p, state_help="render a saved RenderState session (the options here override its values)",
+                  trunc_help="truncation psi (default 1, or what a StyleGAN (v1) pickle carries: 0.7 on w < 8)")
     p.add_argument("--outdir", required=True, help="where to write the PNGs")
     p.add_argument("--grid", default=None, metavar="PNG", help="also write all images as one grid to this file")
     p.add_argument("--grid-cols", type=int, default=8, help="columns of --grid (default 8)")
@@ -41,27 +37,29 @@ def run(args: argparse.Namespace) -> int:
         return _run_state(args)
     if (args.seeds is None) == (args.projected_w is None):
         raise ExplorerError("give exactly one of --seeds, --projected-w or --state")
+    look = state_from_args(args)    # --trunc, --cutoff, --noise-mode, --class over a RenderState's defaults
     outdir = ensure_outdir(args.outdir)
     G = load_generator(args.checkpoint, device=args.device)
     dev = G.device
     if args.projected_w:
         ws = load_ws(args.projected_w, G.num_ws, G.w_dim).to(dev)
         for i in tqdm(range(ws.shape[0]), desc="generate", unit="img", disable=ws.shape[0] < 2):
-            img = G.synthesis(ws[i:i + 1], noise_mode=args.noise_mode)
+            img = G.synthesis(ws[i:i + 1], noise_mode=look.noise_mode)
             save_png(outdir / f"proj{i:02d}.png", to_numpy_images(img)[0])
         print(f"wrote {ws.shape[0]} image(s) to {outdir}")
         return 0
     seeds = parse_seeds(args.seeds)
-    psi, cutoff = args.psi, args.cutoff
-    if psi is None:   # the model's own default truncation, where its file records one
+    psi, cutoff = look.psi, look.cutoff
+    if args.psi is None:   # the model's own default truncation, where its file records one
         psi, default_cutoff = getattr(G, "default_truncation", (1.0, None))
         cutoff = default_cutoff if cutoff is None else cutoff
-    c = one_hot(args.class_idx, G.c_dim, device=dev)
+    c = one_hot(look.a.class_idx, G.c_dim, device=dev)
     images = []
     for seed in tqdm(seeds, desc="generate", unit="img", disable=len(seeds) < 2):
         z = zs_from_seeds([seed], G.z_dim, dev)
-        noise = G.make_noise(seed) if args.noise_mode == "random" else None
-        img = G(z, c, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode=args.noise_mode, noise=noise)
+        noise_seed = seed if args.noise_seed is None else args.noise_seed
+        noise = G.make_noise(noise_seed) if look.noise_mode == "random" else None
+        img = G(z, c, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode=look.noise_mode, noise=noise)
         pixels = to_numpy_images(img)[0]
         save_png(outdir / f"seed{seed:04d}.png", pixels)
         if args.grid:
@@ -79,13 +77,8 @@ def _run_state(args: argparse.Namespace) -> int:
     from ..files import ensure_outdir
     from ..images import save_png
     from ..render.renderer import Renderer
-    from ..render.state import RenderState
 
-    state = RenderState.load(args.state)
-    if args.checkpoint:
-        state = state.replace(checkpoint=args.checkpoint)
-    if args.device != "auto":
-        state = state.replace(device=args.device)
+    state = state_from_args(args)
     outdir = ensure_outdir(args.outdir)
     pixels = Renderer().render(state)
     out = save_png(outdir / (Path(args.state).stem + ".png"), pixels, state=state)

@@ -4,15 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import add_checkpoint_arg, add_device_arg
+from . import add_checkpoint_arg, add_device_arg, add_precision_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the explorer window")
     add_checkpoint_arg(p)
     add_device_arg(p)
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                   help="arithmetic for synthesis (default: fp16 on CUDA, fp32 on the CPU)")
+    add_precision_arg(p)
     p.add_argument("--session", default=None, metavar="JSON", help="start from a saved session")
     p.add_argument("--screenshot", default=None, metavar="FILE",
                    help="render, save the whole window to FILE (PNG) and exit")

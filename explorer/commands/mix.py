@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_checkpoint_arg, add_device_arg
-from .video import add_look_args
+from . import add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +30,6 @@ def run(args: argparse.Namespace) -> int:
     from ..latents import parse_seeds
     from ..render.renderer import Renderer
     from ..render.state import Source
-    from .video import state_from_args
 
     if (args.rows is None) != (args.cols is None):
         raise ExplorerError("give both --rows and --cols")

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_checkpoint_arg, add_device_arg
-from .video import add_look_args
+from . import add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +29,6 @@ def run(args: argparse.Namespace) -> int:
     from ..render.frames import state_frame_settings
     from ..render.renderer import Renderer
     from ..render.state import Source
-    from .video import state_from_args
 
     if args.std_samples < 2:
         raise ExplorerError("--std-samples must be >= 2")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import DEVICE_CHOICES
+from . import add_device_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-images", type=int, default=None, help="use only the first N images")
     p.add_argument("--export-dir", default=None, help="also write each snapshot's G_ema as float16 here")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    add_device_arg(p)
     p.add_argument("--resume", action="store_true", help="continue the run in --outdir from its last snapshot")
     p.add_argument("--init-from", default=None, metavar="CKPT",
                    help="start G from this trained generator (same architecture; D starts fresh; its kimg counts on)")

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_checkpoint_arg, add_device_arg
+from ..render.state import INTERP_SPACES
+from ..video.paths import INTERPS
+from . import add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="frames from one keyframe to the next (default 60); an open walk has (K-1)*F+1 "
                         "frames and ends on its last keyframe, a loop K*F frames")
     p.add_argument("--loop", action="store_true", help="return to the first keyframe (seamless when repeated)")
-    p.add_argument("--space", choices=["w", "z"], default="w", help="interpolate in W (default) or slerp in Z")
-    p.add_argument("--interp", choices=["linear", "cubic"], default=None,
+    p.add_argument("--space", choices=INTERP_SPACES, default="w", help="interpolate in W (default) or slerp in Z")
+    p.add_argument("--interp", choices=INTERPS, default=None,
                    help="path through the keyframes in W: cubic (Catmull-Rom, default) or linear")
     add_look_args(p, state_help="a saved session: the walk stands in for its source A (without keyframes it "
                                 "walks A to B); its truncation, mixing with B, edits and noise apply to every frame")
@@ -34,41 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="walk.mp4 or walk.gif")
     add_device_arg(p)
     p.set_defaults(func=run)
-
-
-def add_look_args(p: argparse.ArgumentParser, state_help: str) -> None:
-    """Options that decide how every image looks; with --state they override the session's values."""
-    p.add_argument("--state", default=None, metavar="JSON", help=state_help)
-    p.add_argument("--trunc", dest="psi", type=float, default=None, help="truncation psi (default 1)")
-    p.add_argument("--cutoff", type=int, default=None, help="truncate only the first K w indices")
-    p.add_argument("--noise-mode", default=None, choices=["const", "random", "none"], help="default const")
-    p.add_argument("--noise-seed", type=int, default=None, help="seed of the noise for --noise-mode random")
-    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label for conditional models")
-
-
-def state_from_args(args: argparse.Namespace):
-    """A RenderState from --state (if given) with the command line's explicit options applied on top."""
-    import dataclasses
-
-    from ..errors import ExplorerError
-    from ..render.state import RenderState
-
-    state = RenderState.load(args.state) if args.state else RenderState()
-    changes = {}
-    if args.checkpoint:
-        changes["checkpoint"] = args.checkpoint
-    if args.device != "auto" or not args.state:
-        changes["device"] = args.device
-    for name, field in (("psi", "psi"), ("cutoff", "cutoff"), ("noise_mode", "noise_mode"), ("noise_seed", "noise_seed")):
-        if getattr(args, name) is not None:
-            changes[field] = getattr(args, name)
-    if args.class_idx is not None:
-        changes["a"] = dataclasses.replace(state.a, class_idx=args.class_idx)
-        changes["b"] = dataclasses.replace(state.b, class_idx=args.class_idx)
-    try:
-        return state.replace(**changes)
-    except ValueError as e:
-        raise ExplorerError(str(e)) from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,12 +15,15 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from ..errors import CheckpointError, OutputError
+from ..errors import CheckpointError
+from ..files import atomic_write
 from ..nn.families import AnyConfig, config_from_dict
 from ..nn.generator import Generator
 
 FORMAT = "explorer.generator"
 FORMAT_VERSION = "1"
+TRAINING_STATE_FORMAT = "explorer.training_state"   # a run's resumable state: G, D, optimisers (train/snapshot.py)
+LATEST_GENERATOR = "network-latest.safetensors"      # the newest generator a training run writes beside it
 
 
 def save_generator(G: Generator, path: "str | os.PathLike[str]", extra_metadata: Optional[dict] = None,
@@ -35,14 +38,9 @@ def save_generator(G: Generator, path: "str | os.PathLike[str]", extra_metadata:
     metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": G.cfg.to_json()}
     for k, v in (extra_metadata or {}).items():
         metadata[str(k)] = v if isinstance(v, str) else json.dumps(v)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_write(path, "checkpoint") as tmp:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(path, f"cannot write checkpoint ({e.strerror or e})") from e
     return path
 
 
@@ -57,6 +55,11 @@ def read_metadata(path: "str | os.PathLike[str]") -> dict[str, str]:
 def load_native(path: "str | os.PathLike[str]") -> tuple[AnyConfig, dict[str, torch.Tensor]]:
     """Config and state dict of a native checkpoint; every failure is a one-line CheckpointError."""
     meta = read_metadata(path)
+    if meta.get("format") == TRAINING_STATE_FORMAT:
+        latest = Path(path).with_name(LATEST_GENERATOR)
+        raise CheckpointError(path, "this is a training state (what `explorer train --resume` continues from), not "
+                                    f"a generator: use {latest if latest.exists() else LATEST_GENERATOR} of the "
+                                    "same run")
     if meta.get("format") != FORMAT or "config" not in meta:
         raise CheckpointError(path, "safetensors file without an explorer generator config in its metadata "
                                     "(was it written by another tool? convert it with `explorer convert`)")

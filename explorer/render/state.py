@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from ..errors import ExplorerError
+from ..files import atomic_write
+from ..nn.generator import NOISE_MODES
 
 if TYPE_CHECKING:
     from ..nn.layer_table import LayerTable
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-NOISE_MODES = ("const", "random", "none")
-INTERP_SPACES = ("w", "z")
+INTERP_SPACES = ("w", "z")              # A -> B (and walks): lerp in W, or slerp in Z (seeds only)
+PSI_RANGE = (-1.0, 2.0)                # truncation: 0 = the average w, 1 = as sampled, < 0 = the opposite
+NOISE_SCALE_RANGE = (0.0, 2.0)         # per noise layer: 0 = off, 1 = as trained
 STATE_VERSION = 1
 
 
@@ -85,11 +88,12 @@ class RenderState:
         _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
         _check(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         _check(self.noise_mode in NOISE_MODES, f"noise_mode must be one of {NOISE_MODES}, got {self.noise_mode!r}")
-        _check(self.interp_space in INTERP_SPACES, f"interp_space must be 'w' or 'z', got {self.interp_space!r}")
+        _check(self.interp_space in INTERP_SPACES, f"interp_space must be one of {INTERP_SPACES}, got {self.interp_space!r}")
         _check(0.0 <= self.t <= 1.0, f"t must be in [0, 1], got {self.t}")
-        _check(-1.0 <= self.psi <= 2.0, f"psi must be in [-1, 2], got {self.psi}")
+        _check(PSI_RANGE[0] <= self.psi <= PSI_RANGE[1], f"psi must be in [{PSI_RANGE[0]:g}, {PSI_RANGE[1]:g}], got {self.psi}")
         _check(all(0.0 <= m <= 1.0 for m in self.mix), "mix weights must be in [0, 1]")
-        _check(all(0.0 <= s <= 2.0 for s in self.noise_scales), "noise scales must be in [0, 2]")
+        lo, hi = NOISE_SCALE_RANGE
+        _check(all(lo <= s <= hi for s in self.noise_scales), f"noise scales must be in [{lo:g}, {hi:g}]")
         _check(self.cutoff is None or self.cutoff >= 0, "cutoff must be >= 0")
 
     # --- conveniences -----------------------------------------------------------------------------
@@ -176,14 +180,8 @@ class RenderState:
         return cls.from_dict(json.loads(text))
 
     def save(self, path: "str | os.PathLike[str]") -> None:
-        from ..errors import OutputError
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
+        with atomic_write(path, "session") as tmp:
             tmp.write_text(self.to_json())
-            os.replace(tmp, path)
-        except OSError as e:
-            raise OutputError(path, f"cannot write session ({e.strerror or e})") from None
 
     @classmethod
     def load(cls, path: "str | os.PathLike[str]") -> "RenderState":

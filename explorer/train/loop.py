@@ -20,8 +20,9 @@ import torch
 from tqdm import tqdm
 
 from ..errors import ExplorerError
+from ..files import atomic_write
 from ..images import image_grid, save_png, to_numpy_images
-from ..io.native import save_generator
+from ..io.native import LATEST_GENERATOR, save_generator
 from ..nn.config import GeneratorConfig
 from ..nn.discriminator import Discriminator
 from ..nn.generator import Generator
@@ -31,7 +32,6 @@ from .loss import StyleGAN2Loss
 from .snapshot import load_training_state, read_training_info, save_training_state
 
 STATE_FILE = "training-state.safetensors"
-LATEST_G = "network-latest.safetensors"
 
 
 # --- settings -------------------------------------------------------------------------------------
@@ -338,7 +338,7 @@ def _snapshot(outdir: Path, G, D, G_ema, G_opt, D_opt, loss: StyleGAN2Loss, cur_
     provenance.update(kimg=f"{cur_nimg / 1000:.1f}", train_seconds=f"{elapsed:.0f}")
     G_ema.cfg = G_ema.cfg.replace(provenance=tuple(sorted(provenance.items())))
     save_generator(G_ema, outdir / f"network-snapshot-{kimg:06d}.safetensors")
-    save_generator(G_ema, outdir / LATEST_G)
+    save_generator(G_ema, outdir / LATEST_GENERATOR)
     if cfg.export_dir:
         Path(cfg.export_dir).mkdir(parents=True, exist_ok=True)
         save_generator(G_ema, Path(cfg.export_dir) / "network-latest-fp16.safetensors", dtype=torch.float16)
@@ -348,9 +348,8 @@ def _snapshot(outdir: Path, G, D, G_ema, G_opt, D_opt, loss: StyleGAN2Loss, cur_
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    with atomic_write(path, "run settings") as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=str))
 
 
 def _append_jsonl(path: Path, rec: dict) -> None:

@@ -18,6 +18,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..errors import ExplorerError, ImageInputError, OutputError
+from ..files import commit, temp_path
 from ..image_input import load_square
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -38,7 +39,7 @@ class _ZipWriter:
 
     def __init__(self, out: "str | os.PathLike[str]"):
         self.out = Path(out)
-        self.tmp = self.out.with_name(self.out.name + ".tmp")
+        self.tmp = temp_path(self.out)
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             self.zf = zipfile.ZipFile(self.tmp, "w", compression=zipfile.ZIP_STORED)
@@ -51,7 +52,7 @@ class _ZipWriter:
     def close(self, ok: bool) -> None:
         self.zf.close()
         if ok:
-            os.replace(self.tmp, self.out)
+            commit(self.tmp, self.out, "dataset")
         else:
             self.tmp.unlink(missing_ok=True)
 

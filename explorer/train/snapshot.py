@@ -12,9 +12,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from ..errors import CheckpointError, OutputError
+from ..errors import CheckpointError
+from ..files import atomic_write
+from ..io.native import TRAINING_STATE_FORMAT
 
-FORMAT = "explorer.training_state"
 
 
 def _opt_tensors(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -56,14 +57,9 @@ def save_training_state(path: "str | os.PathLike[str]", modules: dict[str, torch
         opt_meta[name] = meta
     tensors.update({f"extra.{k}": v for k, v in extra_tensors.items()})
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
-    metadata = {"format": FORMAT, "info": json.dumps(info), "optimizers": json.dumps(opt_meta)}
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    metadata = {"format": TRAINING_STATE_FORMAT, "info": json.dumps(info), "optimizers": json.dumps(opt_meta)}
+    with atomic_write(path, "training snapshot") as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(path, f"cannot write training snapshot ({e.strerror or e})") from None
     return path
 
 
@@ -73,7 +69,7 @@ def read_training_info(path: "str | os.PathLike[str]") -> dict[str, Any]:
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(path, f"unreadable training snapshot ({str(e).splitlines()[0][:160]})") from None
-    if meta.get("format") != FORMAT:
+    if meta.get("format") != TRAINING_STATE_FORMAT:
         raise CheckpointError(path, "not an explorer training snapshot")
     return json.loads(meta["info"])
 

@@ -28,11 +28,9 @@ from ..latents import load_ws, one_hot, z_from_seed
 from ..nn.generator import Generator
 from ..render.frames import render_frames, state_frame_settings
 from ..render.renderer import Renderer
-from ..render.state import RenderState, Source
+from ..render.state import INTERP_SPACES, RenderState, Source
 from .paths import INTERPS, interpolate, path_weights, slerp_path, walk_length
 from .writer import DEFAULT_CRF, VideoWriter
-
-SPACES = ("w", "z")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,14 +50,14 @@ class Walk:
             raise ExplorerError(f"frames per keyframe must be >= 1, got {self.frames_per_key}")
         if self.interp not in INTERPS:
             raise ExplorerError(f"interpolation must be one of {', '.join(INTERPS)}, got {self.interp!r}")
-        if self.space not in SPACES:
+        if self.space not in INTERP_SPACES:
             raise ExplorerError(f"space must be 'w' or 'z', got {self.space!r}")
         if self.space == "z":
             if self.interp != "linear":
-                raise ExplorerError("--space z walks great circles between seeds (slerp): use --interp linear "
-                                    "or --space w for a cubic path")
+                raise ExplorerError("a Z-space walk follows great circles between seeds (slerp): use linear "
+                                    "interpolation, or W space for a cubic path")
             if any(k.w_path for k in self.keyframes):
-                raise ExplorerError("--space z needs seed keyframes: projected ws have no z (use --space w)")
+                raise ExplorerError("a Z-space walk needs seed keyframes (a w from a file has no z): use W space")
 
     def __len__(self) -> int:
         return walk_length(len(self.keyframes), self.frames_per_key, self.loop)

@@ -17,8 +17,10 @@ from typing import Iterator, Optional
 import numpy as np
 
 from ..errors import ExplorerError, OutputError
+from ..files import commit, temp_path
 
 VIDEO_FORMATS = (".mp4", ".gif")
+MAX_FPS = 240
 GIF_MAX_FPS = 50          # GIF delays are whole centiseconds; viewers slow delays under 2 cs down to 10 cs
 DEFAULT_CRF = 18          # x264 constant rate factor: visually lossless for generated images
 
@@ -39,7 +41,7 @@ def parse_size(spec: Optional[str]) -> Optional[tuple[int, int]]:
 class VideoWriter:
     """Frames in, one at a time or in batches; out a valid .mp4 or .gif at `path`, even when stopped early.
 
-    Frames go to `path`.tmp-partial; close() finalises the encoder (x264 writes its index, Pillow the GIF)
+    Frames go to `path`.tmp; close() finalises the encoder (x264 writes its index, Pillow the GIF)
     and renames the file into place, so `path` is never a half-written video. Frames whose size differs
     from `size` (default: the first frame's) are resized with Pillow. MP4s are H.264 in yuv420p, which
     needs even sizes: an explicit odd size is refused; odd frames without a size lose their last row or
@@ -55,8 +57,8 @@ class VideoWriter:
         self.format = self.path.suffix.lower()
         if self.format not in VIDEO_FORMATS:
             raise OutputError(self.path, f"unsupported video format {self.format or '(none)'!r}: use .mp4 or .gif")
-        if not 0 < fps <= 240:
-            raise ExplorerError(f"fps must be in (0, 240], got {fps}")
+        if not 0 < fps <= MAX_FPS:
+            raise ExplorerError(f"fps must be in (0, {MAX_FPS}], got {fps}")
         if self.format == ".gif" and fps > GIF_MAX_FPS:
             raise ExplorerError(f"GIF players cannot show more than {GIF_MAX_FPS} fps (asked {fps:g}): use .mp4 "
                                 "or a lower --fps")
@@ -66,7 +68,7 @@ class VideoWriter:
         if not self.path.parent.is_dir():
             raise OutputError(self.path, "output directory does not exist")
         self.fps, self.size, self.crf = fps, size, crf
-        self.partial = self.path.with_name(self.path.name + ".tmp-partial")
+        self.partial = temp_path(self.path)
         self.frames = 0
         self.encode_seconds = 0.0      # time spent handing frames to the encoder and finalising
         self._ffmpeg = None
@@ -146,8 +148,7 @@ class VideoWriter:
                     self._ffmpeg = None
                 if not self.partial.exists() or self.partial.stat().st_size == 0:
                     raise OutputError(self.path, "the encoder wrote no data")
-                os.replace(self.partial, self.path)
-                self.output = self.path
+                self.output = commit(self.partial, self.path, "video")
         except OSError as e:
             self._discard()
             raise OutputError(self.path, f"cannot write video ({e.strerror or e})") from None
