@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -183,7 +184,10 @@ def test_ctrl_c_writes_a_snapshot_and_exits_cleanly(images16, tmp_path):
 def test_two_processes_with_gloo_stay_identical_and_only_rank0_writes(images16, tmp_path):
     probe = tmp_path / "probe"
     probe.mkdir()
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    with socket.socket() as s:     # a free port: a fixed one collides when two suites run at once
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
            os.path.join(ROOT, "tests", "helpers", "ddp_probe.py"), str(images16), str(tmp_path / "run"), str(probe)]
     env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
     res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
