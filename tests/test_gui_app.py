@@ -103,6 +103,7 @@ def test_model_panel_opens_a_tensorflow_stylegan_v1_pickle_and_the_panels_drive_
     from tests.helpers.tf_writer import write_fixture_pickle
 
     write_fixture_pickle("sg1_r32_cond3_fused", tmp_path / "karras2019.pkl")   # NVlabs' G_style, 32 px, 3 classes
+    assert not dpg.is_item_shown("trunc.model_default")          # the StyleGAN2 model carries no truncation
     dpg.set_value("model.path", str(tmp_path / "karras2019.pkl"))
     click("model.load")
     a = frame(fresh)
@@ -115,6 +116,10 @@ def test_model_panel_opens_a_tensorflow_stylegan_v1_pickle_and_the_panels_drive_
     drive("layers.layer", label)
     fresh.run_frames(2)
     assert fresh.layer_viewer.pixels.std() > 5                   # the constant's styled output, not blank
+    fresh.run_frames(1)
+    assert dpg.is_item_shown("trunc.model_default") and "psi 0.6, w < 4" in dpg.get_item_label("trunc.model_default")
+    click("trunc.model_default")                                 # what this pickle's G_style was built with
+    assert (fresh.state.psi, fresh.state.cutoff) == (0.6, 4)
 
 
 def test_bad_checkpoint_shows_its_error_and_keeps_the_previous_model(fresh, models):

@@ -24,6 +24,14 @@ class TruncationPanel(Panel):
             dpg.add_slider_int(tag="trunc.cutoff", label="truncate w indices below", min_value=0, max_value=18,
                                width=160, default_value=self.app.state.cutoff or 0, enabled=False,
                                callback=lambda s, a: self.app.update_state(cutoff=int(a)))
+        dpg.add_button(tag="trunc.model_default", label="as the model file says", show=False,
+                       callback=self._model_default)
+
+    def _model_default(self, *_) -> None:
+        """The truncation the model's file carries (StyleGAN v1 pickles: psi 0.7 on w indices < 8)."""
+        if self.info is not None:
+            psi, cutoff = self.info.default_truncation
+            self.app.update_state(psi=psi, cutoff=cutoff)
 
     def _toggle(self, sender, on) -> None:
         self.app.update_state(cutoff=int(dpg.get_value("trunc.cutoff")) if on else None)
@@ -31,6 +39,9 @@ class TruncationPanel(Panel):
     def on_model(self, info: Optional[ModelInfo]) -> None:
         if info is not None:
             dpg.configure_item("trunc.cutoff", max_value=info.num_ws)
+            psi, cutoff = info.default_truncation
+            dpg.configure_item("trunc.model_default", show=(psi, cutoff) != (1.0, None),
+                               label=f"as the model file says: psi {psi:g}" + (f", w < {cutoff}" if cutoff else ""))
 
     def sync(self, state: RenderState) -> None:
         dpg.set_value("trunc.psi", state.psi)

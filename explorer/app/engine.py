@@ -117,6 +117,7 @@ def describe(G: Generator, key: tuple, stats: RenderStats) -> ModelInfo:
         noise_layers=tuple(NoiseLayerInfo(i, c.name, c.resolution) for i, c in enumerate(table.noise_layers)),
         device=stats.device, dtype=stats.dtype,
         layers=tuple(_layers(G)), layer_table=table, family=FAMILY_NAMES[family_of(G.cfg)],
+        default_truncation=G.default_truncation,
     )
 
 

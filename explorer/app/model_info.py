@@ -82,6 +82,7 @@ class ModelInfo:
     dtype: str = "float32"
     layers: tuple[LayerInfo, ...] = ()      # Every synthesis layer, in order (the layer viewer's list).
     family: str = "StyleGAN2"               # Generator family, as `explorer info` names it.
+    default_truncation: tuple[float, Optional[int]] = (1.0, None)   # (psi, cutoff) the file carries.
 
     def parse_indices(self, spec: str) -> list[int]:
         """w indices of a range ('coarse', '0-3', ...); ValueError when it does not fit this model."""

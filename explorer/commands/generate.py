@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     psi, cutoff = look.psi, look.cutoff
     if args.psi is None:   # the model's own default truncation, where its file records one
-        psi, default_cutoff = getattr(G, "default_truncation", (1.0, None))
+        psi, default_cutoff = G.default_truncation
         cutoff = default_cutoff if cutoff is None else cutoff
     c = one_hot(look.a.class_idx, G.c_dim, device=dev)
     images = []

@@ -417,6 +417,11 @@ class GeneratorBase(torch.nn.Module):
     def device(self) -> torch.device:
         return self.mapping.w_avg.device
 
+    @property
+    def default_truncation(self) -> tuple[float, Optional[int]]:
+        """(psi, cutoff) the model's file asks for when none is given: none for NVlabs' PyTorch models."""
+        return 1.0, None
+
     def noise_layer_names(self) -> list[str]:
         return [c.name for c in self.layer_table.noise_layers]
 

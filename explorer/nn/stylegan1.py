@@ -309,7 +309,7 @@ class Generator(GeneratorBase):
 
     @property
     def default_truncation(self) -> tuple[float, Optional[int]]:
-        """(psi, cutoff) G_style applied when called without them (0.7 on the first 8 w unless the pickle says)."""
+        """(psi, cutoff) G_style applied when run without them: 0.7 on the first 8 w unless the pickle says."""
         psi, cutoff = self.cfg.truncation_psi, self.cfg.truncation_cutoff
         if psi is None or cutoff is None or cutoff <= 0:
             return 1.0, None
