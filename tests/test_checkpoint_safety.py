@@ -148,22 +148,6 @@ def test_safetensors_with_wrong_tensors(tmp_path):
     _assert_one_line_error(path, "synthesis.b8.conv1.weight")
 
 
-def test_stylegan3_generator_is_unsupported_with_a_clear_reason(tmp_path):
-    import collections
-    from tests.helpers.nvlabs_writer import _Persistent, _install_fake_modules
-    _install_fake_modules()
-
-    def rec(cls, params, modules=None):
-        return _Persistent(cls, {"_parameters": collections.OrderedDict(params), "_buffers": collections.OrderedDict(),
-                                 "_modules": collections.OrderedDict(modules or {}), "_init_kwargs": {}})
-    syn = rec("SynthesisNetwork", {}, {"input": rec("SynthesisInput", {"weight": torch.zeros(4, 4)}),
-                                       "L0_36_512": rec("SynthesisLayer", {"weight": torch.zeros(4, 4, 3, 3)})})
-    G = rec("Generator", {}, {"synthesis": syn, "mapping": rec("MappingNetwork", {})})
-    path = tmp_path / "stylegan3-t.pkl"
-    path.write_bytes(pickle.dumps({"G_ema": G}))
-    _assert_one_line_error(path, "StyleGAN3")
-
-
 def test_pickle_without_generator(tmp_path):
     path = tmp_path / "other.pkl"
     path.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))

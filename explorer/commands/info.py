@@ -22,7 +22,7 @@ def describe(path: "str | os.PathLike[str]") -> dict:
     params = {"mapping": 0, "synthesis": 0}
     for k, v in state.items():
         top = k.split(".")[0]
-        if top in params and not any(k.endswith(s) for s in ("noise_const", "resample_filter", "w_avg")):
+        if top in params and not any(k.endswith(s) for s in BUFFERS):
             params[top] += v.numel()
     return {
         "path": str(path),
@@ -35,16 +35,31 @@ def describe(path: "str | os.PathLike[str]") -> dict:
         "mapping_layers": cfg.mapping_layers,
         "architecture": cfg.architecture,
         "conv_clamp": getattr(cfg, "conv_clamp", None),
-        "channels": {str(r): cfg.channels_at(r) for r in cfg.block_resolutions},
+        "channels": ({i.name: i.channels for i in table.synthesis_layers} if table.synthesis_layers
+                     else {str(r): cfg.channels_at(r) for r in cfg.block_resolutions}),
         "parameters": params,
         "has_w_avg": "mapping.w_avg" in state,
         "ws": [{"index": s.index, "resolution": s.resolution, "level": s.level, "layers": list(s.layers)}
-               for s in table.ws],
+               | _layer_facts(table, s.index) for s in table.ws],
         "levels": {lvl: table.level_indices(lvl) for lvl in ("coarse", "middle", "fine")},
         "noise_inputs": [{"layer": c.name, "resolution": c.resolution} for c in table.noise_layers],
         "provenance": dict(cfg.provenance),
         **_family_details(cfg),
     }
+
+
+# Buffers that are not learned parameters (for the parameter count).
+BUFFERS = ("noise_const", "resample_filter", "w_avg", "up_filter", "down_filter", "magnitude_ema",
+           "input.transform", "input.freqs", "input.phases")
+
+
+def _layer_facts(table, w_index: int) -> dict:
+    """StyleGAN3: each w drives one layer with its own size, channels, sampling rate and cutoff."""
+    if not table.synthesis_layers:
+        return {}
+    info = table.synthesis_layers[w_index]
+    return {"size": list(info.size), "channels": info.channels, "sampling_rate": info.sampling_rate,
+            "cutoff": info.cutoff}
 
 
 def _family_details(cfg) -> dict:
@@ -75,11 +90,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"  truncation     psi {trunc['psi']} on w indices < {trunc['cutoff']} (what the pickle carries)")
     print(f"  latents        z {d['z_dim']}, w {d['w_dim']}, c {d['c_dim']}, num_ws {d['num_ws']}, "
           f"mapping layers {d['mapping_layers']}" + ("" if d["has_w_avg"] else " (w_avg estimated at load)"))
-    print("  channels       " + ", ".join(f"{r}:{c}" for r, c in d["channels"].items()))
     print(f"  parameters     mapping {d['parameters']['mapping'] / 1e6:.2f} M, synthesis {d['parameters']['synthesis'] / 1e6:.2f} M")
-    print("  w index  res   level   layers")
-    for s in d["ws"]:
-        print(f"  {s['index']:>7}  {s['resolution']:>4}  {s['level']:<6}  {', '.join(s['layers'])}")
+    if "cutoff" in d["ws"][0]:
+        print("  w index  layer         size       channels  rate    cutoff   level   (rate and cutoff per image width)")
+        for s in d["ws"]:
+            size = "x".join(map(str, s["size"]))
+            print(f"  {s['index']:>7}  {s['layers'][0]:<12}  {size:<9}  {s['channels']:>8}  {s['sampling_rate']:>6g}  "
+                  f"{s['cutoff']:>7.2f}  {s['level']}")
+    else:
+        print("  channels       " + ", ".join(f"{r}:{c}" for r, c in d["channels"].items()))
+        print("  w index  res   level   layers")
+        for s in d["ws"]:
+            print(f"  {s['index']:>7}  {s['resolution']:>4}  {s['level']:<6}  {', '.join(s['layers'])}")
     print("  levels         " + "; ".join(f"{k} {_span(v)}" for k, v in d["levels"].items()))
     print("  noise inputs   " + (", ".join(f"{n['layer']} ({n['resolution']}px)" for n in d["noise_inputs"]) or "none"))
     if d["provenance"]:

@@ -1,8 +1,9 @@
 """NVlabs stylegan2-ada-pytorch / StyleGAN3-repo pickles: their G_ema as our Generator.
 
-Tensor names already match ours. Everything else is read from the tensors themselves (mapping depth,
-channels, architecture) and from the constructor arguments the persistence record kept (conv_clamp,
-lr multiplier), never from their embedded source code.
+Tensor names already match ours. For StyleGAN2 everything else is read from the tensors themselves
+(mapping depth, channels, architecture) and from the constructor arguments the persistence record kept
+(conv_clamp, lr multiplier); StyleGAN3 layers are described by their records (nvlabs_stylegan3.py). Never
+from their embedded source code.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import torch
 
 from ..errors import CheckpointError
 from ..nn.config import GeneratorConfig
+from ..nn.stylegan3_config import StyleGAN3Config
+from .nvlabs_stylegan3 import is_stylegan3, stylegan3_config
 from .safe_pickle import PersistentRecord, safe_load_pickle
 
 NETWORK_KEYS = ("G_ema", "G")
@@ -42,9 +45,6 @@ def _kwargs(rec: PersistentRecord) -> dict[str, Any]:
 
 def config_from_state(state: dict[str, torch.Tensor], kwargs: dict[str, Any], path: str, source: str) -> GeneratorConfig:
     """Infer the GeneratorConfig from NVlabs-named tensors plus the recorded constructor arguments."""
-    if any(k.startswith("synthesis.input.") for k in state) or any(re.match(r"synthesis\.L\d+_", k) for k in state):
-        raise CheckpointError(path, "StyleGAN3 (alias-free, config-t / config-r) generators are not supported yet; "
-                                    "StyleGAN2 generators from the same repository are")
     if "synthesis.b4.const" not in state:
         raise CheckpointError(path, "no synthesis.b4.const tensor: not a StyleGAN2 generator")
     res = sorted(int(m.group(1)) for k in state if (m := re.match(r"synthesis\.b(\d+)\.conv1\.weight$", k)))
@@ -92,7 +92,7 @@ def config_from_state(state: dict[str, torch.Tensor], kwargs: dict[str, Any], pa
     )
 
 
-def load_nvlabs(path: "str | os.PathLike[str]") -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
+def load_nvlabs(path: "str | os.PathLike[str]") -> tuple["GeneratorConfig | StyleGAN3Config", dict[str, torch.Tensor]]:
     data = safe_load_pickle(path)
     if isinstance(data, PersistentRecord):  # a bare network pickle
         data = {"G_ema": data}
@@ -108,6 +108,8 @@ def load_nvlabs(path: "str | os.PathLike[str]") -> tuple[GeneratorConfig, dict[s
         state = record_state_dict(rec)
     except (ValueError, AttributeError, TypeError) as e:
         raise CheckpointError(path, f"cannot read {key}'s tensors ({e})") from None
+    if is_stylegan3(rec):
+        return stylegan3_config(rec, path), state
     kwargs = _kwargs(rec)
     if "synthesis" in (rec.state.get("_modules") or {}):
         kwargs.setdefault("synthesis_kwargs", {})

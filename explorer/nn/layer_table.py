@@ -1,25 +1,45 @@
 """Which synthesis layers each w index feeds, at what resolution, and at which level (coarse/middle/fine).
 
-Computed once from a GeneratorConfig and shared by the renderer (what to recompute), the GUI (slider
+Computed once from a generator's config and shared by the renderer (what to recompute), the GUI (slider
 labels and colours), grids and the CLI, so there is one source of truth for the grouping.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 from .config import GeneratorConfig
 
+if TYPE_CHECKING:
+    from .stylegan3_config import StyleGAN3Config
+
 LEVELS = ("coarse", "middle", "fine")
+# Upper bounds of coarse and middle, in cycles per output image: the finest detail a layer can carry.
+LEVEL_CUTOFFS = (4.0, 16.0)
+
+
+def level_of_cutoff(cutoff: float) -> str:
+    """The level of a layer whose signal is band-limited to `cutoff` cycles per output image.
+
+    Frequencies measured in cycles per output image are relative to the output: a layer with cutoff f
+    shapes features no smaller than 1/(2f) of the picture, whatever the resolution. A StyleGAN2 layer at
+    R px carries up to R/2 cycles, so the conventional split (4-8 px coarse, 16-32 px middle, 64 px and up
+    fine) is a split at 4 and 16 cycles; StyleGAN3's layers all run at about the output's sampling rate
+    and differ only in their cutoffs, so the same bounds on the cutoff give levels that mean the same
+    scale of the picture in both families (at 1024 px: input, L0, L1 coarse; L2-L4 middle; the rest fine).
+    """
+    eps = 1e-6  # designed cutoffs land on the bounds up to rounding (7.999999999999999)
+    if cutoff <= LEVEL_CUTOFFS[0] * (1 + eps):
+        return "coarse"
+    if cutoff <= LEVEL_CUTOFFS[1] * (1 + eps):
+        return "middle"
+    return "fine"
 
 
 def level_of_resolution(res: int) -> str:
-    """The conventional split: 4-8 px coarse, 16-32 px middle, 64 px and up fine."""
-    if res <= 8:
-        return "coarse"
-    if res <= 32:
-        return "middle"
-    return "fine"
+    """The conventional split: 4-8 px coarse, 16-32 px middle, 64 px and up fine (see level_of_cutoff)."""
+    return level_of_cutoff(res / 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +61,24 @@ class WSlot:
 
 
 @dataclasses.dataclass(frozen=True)
+class SynthesisLayerInfo:
+    """What a StyleGAN3 synthesis layer is, as plain data (for tables, labels and a layer viewer)."""
+
+    name: str                   # 'input', 'L0_36_512', ..., 'L14_1024_3' (NVlabs' module names).
+    w_index: int                # The w that drives it (its position: input 0, L0 1, ...).
+    size: tuple[int, int]       # Output (width, height) in samples, margins included.
+    channels: int               # Output channels.
+    sampling_rate: float        # Output samples per image width.
+    cutoff: float               # Output band limit in cycles per image width.
+    level: str                  # 'coarse', 'middle' or 'fine' (level_of_cutoff).
+
+
+@dataclasses.dataclass(frozen=True)
 class LayerTable:
     block_resolutions: tuple[int, ...]
     convs: tuple[ConvLayer, ...]
     ws: tuple[WSlot, ...]
+    synthesis_layers: tuple[SynthesisLayerInfo, ...] = ()  # StyleGAN3: one per w index.
 
     @property
     def num_ws(self) -> int:
@@ -105,3 +139,15 @@ def build_layer_table(cfg: GeneratorConfig) -> LayerTable:
         ws.append(WSlot(i, res, level_of_resolution(res), tuple(drives[i]), first_block.get(i, len(blocks) - 1)))
     assert w_idx + 1 == cfg.num_ws == 2 * int(math.log2(cfg.img_resolution)) - 2
     return LayerTable(tuple(blocks), tuple(convs), tuple(ws))
+
+
+def build_stylegan3_layer_table(cfg: "StyleGAN3Config") -> LayerTable:
+    """StyleGAN3: w index k drives position k of [input, L0, ..., ToRGB]; no blocks, no noise inputs."""
+    inp = cfg.input
+    infos = [SynthesisLayerInfo("input", 0, tuple(inp.size), inp.channels, inp.sampling_rate, inp.bandwidth,
+                                level_of_cutoff(inp.bandwidth))]
+    for k, s in enumerate(cfg.layers, start=1):
+        infos.append(SynthesisLayerInfo(s.name, k, tuple(s.out_size), s.out_channels, s.out_sampling_rate,
+                                        s.out_cutoff, level_of_cutoff(s.out_cutoff)))
+    ws = tuple(WSlot(i.w_index, int(round(i.sampling_rate)), i.level, (i.name,), i.w_index) for i in infos)
+    return LayerTable((), (), ws, tuple(infos))

@@ -21,6 +21,7 @@ def setup_filter(taps=(1, 3, 3, 1)):
 
 
 def upfirdn2d(x, f, up=1, down=1, pad=(0, 0, 0, 0), gain=1.0):
+    """Zero insertion, pad (x0, x1, y0, y1; negative crops), FIR (2-D, or 1-D along both axes), keep every down-th."""
     n, c, h, w = x.shape
     if up > 1:  # insert zeros
         x = x.reshape(n, c, h, 1, w, 1)
@@ -29,8 +30,14 @@ def upfirdn2d(x, f, up=1, down=1, pad=(0, 0, 0, 0), gain=1.0):
     px0, px1, py0, py1 = pad
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
-    f = (f * gain ** (f.ndim / 2)).flip([0, 1])
-    x = F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c)
+    if f is None:
+        f = torch.ones([1, 1])
+    f = (f * gain ** (f.ndim / 2)).flip(list(range(f.ndim)))
+    if f.ndim == 2:
+        x = F.conv2d(x, f[None, None].repeat(c, 1, 1, 1), groups=c)
+    else:  # separable: the same taps along x, then along y
+        x = F.conv2d(x, f[None, None, None, :].repeat(c, 1, 1, 1), groups=c)
+        x = F.conv2d(x, f[None, None, :, None].repeat(c, 1, 1, 1), groups=c)
     return x[:, :, ::down, ::down]
 
 

@@ -1,0 +1,231 @@
+"""The StyleGAN3 generator (Karras et al. 2021, "Alias-Free Generative Adversarial Networks"), read top to
+bottom like the paper.
+
+Parameter and buffer names are NVlabs' own (`synthesis.input.freqs`, `synthesis.L3_52_512.up_filter`, ...),
+so their pickles and our safetensors files map onto one module. The mapping network is StyleGAN2's.
+
+    z --mapping--> ws [N, 16, w_dim] --input (Fourier features, ws[0])--> L0 (ws[1]) ... L14 = ToRGB (ws[15])
+      --> x * output_scale = image [N, 3, R, R] in ~[-1, 1]
+
+Each layer: modulated conv (styles from its w), then filtered leaky ReLU: upsample to twice the layer's
+highest sampling rate, leaky ReLU there (where its harmonics fit), low-pass to the output cutoff and
+downsample. There are no noise inputs; `noise_mode` is accepted for NVlabs' call conventions and ignored.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Mapping, Optional
+
+import torch
+import torch.nn.functional as F
+
+from .filter_design import design_lowpass_filter
+from .filtered_lrelu import filtered_lrelu
+from .generator import NOISE_MODES, GeneratorBase, MappingNetwork, _check_shape
+from .layer_table import build_stylegan3_layer_table
+from .ops import FullyConnected, can_overwrite
+from .stylegan3_config import InputSpec, LayerSpec, StyleGAN3Config
+
+
+# --- Input: Fourier features --------------------------------------------------------------------------
+
+class SynthesisInput(torch.nn.Module):
+    """Sinusoids of fixed random frequencies on a grid, rotated and translated by ws[0] and `transform`."""
+
+    def __init__(self, w_dim: int, spec: InputSpec):
+        super().__init__()
+        self.w_dim = w_dim
+        self.channels = spec.channels
+        self.size = tuple(spec.size)               # (width, height)
+        self.sampling_rate = spec.sampling_rate
+        self.bandwidth = spec.bandwidth
+        self.weight = torch.nn.Parameter(torch.randn([self.channels, self.channels]))
+        self.affine = FullyConnected(w_dim, 4)     # -> (r_c, r_s, t_x, t_y), starting at the identity
+        with torch.no_grad():
+            self.affine.weight.zero_()
+            self.affine.bias.copy_(torch.tensor([1.0, 0, 0, 0]))
+        # The inverse of a user transform of the image (NVlabs' scripts copy a 3x3 matrix in here).
+        self.register_buffer("transform", torch.eye(3, 3))
+        freqs = torch.randn([self.channels, 2])    # a fresh model: frequencies uniform in the disc of `bandwidth`
+        radii = freqs.norm(dim=1, keepdim=True)
+        self.register_buffer("freqs", freqs / (radii * radii.square().exp().pow(0.25)) * self.bandwidth)
+        self.register_buffer("phases", torch.rand([self.channels]) - 0.5)
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:  # [N, w_dim] -> [N, channels, height, width]
+        # The learned similarity transform: a rotation then a translation of the image, as inverse matrices.
+        t = self.affine(w)
+        t = t / t[:, :2].norm(dim=1, keepdim=True)
+        rc, rs, tx, ty = t.unbind(dim=1)
+        one, zero = torch.ones_like(rc), torch.zeros_like(rc)
+        rotate = torch.stack([rc, -rs, zero, rs, rc, zero, zero, zero, one], dim=1).reshape(-1, 3, 3)
+        translate = torch.stack([one, zero, -tx, zero, one, -ty, zero, zero, one], dim=1).reshape(-1, 3, 3)
+        m = rotate @ translate @ self.transform.unsqueeze(0)
+
+        # Move the features: phases by the translation, frequencies by the linear part.
+        phases = self.phases.unsqueeze(0) + (self.freqs.unsqueeze(0) @ m[:, :2, 2:]).squeeze(2)   # [N, C]
+        freqs = self.freqs.unsqueeze(0) @ m[:, :2, :2]                                            # [N, C, 2]
+        # Fade out frequencies that a user transform pushed beyond the band the layers can carry.
+        amplitudes = (1 - (freqs.norm(dim=2) - self.bandwidth) / (self.sampling_rate / 2 - self.bandwidth)).clamp(0, 1)
+
+        # Sample sin(2 pi (f . p + phase)) at pixel centres p of a grid 1 unit wide at `sampling_rate`.
+        width, height = self.size
+        gx = (torch.arange(width, device=w.device, dtype=torch.float32) + (0.5 - width / 2)) / self.sampling_rate
+        gy = (torch.arange(height, device=w.device, dtype=torch.float32) + (0.5 - height / 2)) / self.sampling_rate
+        x = (gx.reshape(1, 1, -1, 1) * freqs[:, None, None, :, 0] + gy.reshape(1, -1, 1, 1) * freqs[:, None, None, :, 1]
+             + phases[:, None, None, :])                                                          # [N, H, W, C]
+        x = torch.sin(x * (2 * math.pi)) * amplitudes[:, None, None, :]
+        x = x @ (self.weight / math.sqrt(self.channels)).t()      # mix channels
+        return x.permute(0, 3, 1, 2).contiguous()
+
+
+# --- Layers --------------------------------------------------------------------------------------------
+
+def modulated_conv2d(
+    x: torch.Tensor,                 # [N, I, H, W]
+    weight: torch.Tensor,            # [O, I, k, k]
+    styles: torch.Tensor,            # [N, I]
+    demodulate: bool,
+    input_gain: torch.Tensor,        # [] : 1 / RMS of the layer's input, tracked during training
+    padding: int,
+) -> torch.Tensor:
+    """StyleGAN3's modulated convolution: weights and styles pre-normalised to unit RMS (so that fp16 cannot
+    overflow), modulated, demodulated per output channel, then every input scaled by input_gain.
+
+    NVlabs normalises the styles over the whole batch; we do it per sample. Demodulation cancels any
+    per-sample scale, so the two agree up to the 1e-8 in the demodulation (and ours is batch-independent).
+    """
+    n = x.shape[0]
+    styles = styles.to(torch.float32)
+    if demodulate:
+        weight = weight * weight.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
+        styles = styles * styles.square().mean(dim=1, keepdim=True).rsqrt()
+        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()   # [N, O]
+    else:
+        dcoefs = torch.ones([n, weight.shape[0]], device=x.device)
+    dcoefs = dcoefs * input_gain
+    if n == 1:  # one sample: modulate the weight itself, no activation-sized temporaries
+        w = weight * styles.reshape(1, -1, 1, 1) * dcoefs.reshape(-1, 1, 1, 1)
+        return F.conv2d(x, w.to(x.dtype), padding=padding)
+    # a batch: conv(x, w * s) * d == conv(x * s, w) * d, one convolution with the shared weight
+    x = F.conv2d(x * styles.to(x.dtype).reshape(n, -1, 1, 1), weight.to(x.dtype), padding=padding)
+    return x.mul_(dcoefs.to(x.dtype).reshape(n, -1, 1, 1)) if can_overwrite(x) else x * dcoefs.reshape(n, -1, 1, 1)
+
+
+class SynthesisLayer(torch.nn.Module):
+    """Modulated conv, then filtered leaky ReLU from the input's sampling rate to the output's."""
+
+    def __init__(self, w_dim: int, spec: LayerSpec):
+        super().__init__()
+        self.spec = spec
+        self.name = spec.name
+        self.in_channels, self.out_channels = spec.in_channels, spec.out_channels
+        self.in_size, self.out_size = tuple(spec.in_size), tuple(spec.out_size)
+        self.is_torgb = spec.is_torgb
+        self.affine = FullyConnected(w_dim, spec.in_channels, bias_init=1)
+        self.weight = torch.nn.Parameter(torch.randn([spec.out_channels, spec.in_channels, spec.conv_kernel, spec.conv_kernel]))
+        self.bias = torch.nn.Parameter(torch.zeros([spec.out_channels]))
+        self.register_buffer("magnitude_ema", torch.ones([]))
+        # The designed filters are data (a checkpoint brings its own); a fresh model designs them.
+        self.register_buffer("up_filter", design_lowpass_filter(
+            spec.up_taps, spec.in_cutoff, spec.in_half_width * 2, spec.tmp_sampling_rate))
+        self.register_buffer("down_filter", design_lowpass_filter(
+            spec.down_taps, spec.out_cutoff, spec.out_half_width * 2, spec.tmp_sampling_rate, radial=spec.down_radial))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        s = self.spec
+        _check_shape(x, [None, s.in_channels, s.in_size[1], s.in_size[0]], f"{s.name} input")
+        styles = self.affine(w)
+        if s.is_torgb:
+            styles = styles * (1 / math.sqrt(s.in_channels * s.conv_kernel ** 2))
+        x = modulated_conv2d(x.to(dtype), self.weight, styles, demodulate=not s.is_torgb,
+                             input_gain=self.magnitude_ema.rsqrt(), padding=s.conv_kernel - 1)
+        return filtered_lrelu(x, self.up_filter, self.down_filter, self.bias, up=s.up_factor, down=s.down_factor,
+                              padding=s.padding, gain=1 if s.is_torgb else math.sqrt(2),
+                              slope=1 if s.is_torgb else 0.2, clamp=s.conv_clamp, inplace=can_overwrite(x))
+
+    def extra_repr(self) -> str:
+        s = self.spec
+        return (f"{s.in_channels}->{s.out_channels}, {list(s.in_size)}->{list(s.out_size)}, rate "
+                f"{s.in_sampling_rate:g}->{s.out_sampling_rate:g}, cutoff {s.in_cutoff:g}->{s.out_cutoff:g}, "
+                f"up {s.up_factor} down {s.down_factor}{' radial' if s.down_radial else ''}")
+
+
+# --- Synthesis network ---------------------------------------------------------------------------------
+
+class SynthesisNetwork(torch.nn.Module):
+    def __init__(self, cfg: StyleGAN3Config):
+        super().__init__()
+        self.w_dim, self.num_ws = cfg.w_dim, cfg.num_ws
+        self.img_resolution, self.img_channels = cfg.img_resolution, cfg.img_channels
+        self.output_scale = cfg.output_scale
+        self.input = SynthesisInput(cfg.w_dim, cfg.input)
+        self.layer_names = [s.name for s in cfg.layers]
+        for spec in cfg.layers:
+            setattr(self, spec.name, SynthesisLayer(cfg.w_dim, spec))
+
+    def layers(self) -> list[SynthesisLayer]:
+        return [getattr(self, name) for name in self.layer_names]
+
+    def run_layers(
+        self,
+        ws: torch.Tensor,                 # [N, num_ws, w_dim]
+        start: int = 0,                   # 0: from the input; k > 0: from layer k-1's output x.
+        x: Optional[torch.Tensor] = None,
+        force_fp32: bool = False,         # Keep fp32 on a GPU even where NVlabs runs the layer in fp16.
+        on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,  # Sees 'input', then each layer's output.
+    ) -> torch.Tensor:
+        """Synthesis from position `start` of [input, L0, ..., ToRGB]: w index k drives position k, so a change
+        of ws[:, k] reruns from `start=k` given the output of position k-1."""
+        _check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
+        if not 0 <= start < self.num_ws:
+            raise ValueError(f"start must be in 0..{self.num_ws - 1}, got {start}")
+        ws = ws.to(torch.float32).unbind(dim=1)
+        if start == 0:
+            x = self.input(ws[0])
+            if on_layer is not None:
+                on_layer("input", x)
+        elif x is None:
+            raise ValueError("resuming synthesis needs the previous layer's output x")
+        for layer, w in list(zip(self.layers(), ws[1:]))[max(start - 1, 0):]:
+            low = layer.spec.use_fp16 and not force_fp32 and x.device.type == "cuda"
+            x = layer(x, w, dtype=torch.float16 if low else torch.float32)
+            if on_layer is not None:
+                on_layer(layer.name, x)
+        return x.to(torch.float32) * self.output_scale
+
+    def forward(
+        self,
+        ws: torch.Tensor,
+        noise_mode: str = "const",        # Accepted for NVlabs' conventions; there is no noise to shape.
+        force_fp32: bool = False,
+        noise: Optional[Mapping[str, torch.Tensor]] = None,   # Per noise layer: there are none, so empty.
+        noise_scales: Optional[Mapping[str, float]] = None,
+        **kwargs,
+    ) -> torch.Tensor:
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        named = [*(noise or {}), *(noise_scales or {})]
+        if named:
+            raise ValueError(f"StyleGAN3 has no noise inputs (got noise for {named[0]!r})")
+        return self.run_layers(ws, force_fp32=force_fp32, **kwargs)
+
+
+# --- The generator -------------------------------------------------------------------------------------
+
+class StyleGAN3Generator(GeneratorBase):
+    """StyleGAN3: G(z, c) -> image, with NVlabs' call conventions and attributes (no noise inputs)."""
+
+    def __init__(self, cfg: StyleGAN3Config):
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim, self.c_dim, self.w_dim = cfg.z_dim, cfg.c_dim, cfg.w_dim
+        self.img_resolution, self.img_channels = cfg.img_resolution, cfg.img_channels
+        self.num_ws = cfg.num_ws
+        self.synthesis = SynthesisNetwork(cfg)
+        self.mapping = MappingNetwork(
+            cfg.z_dim, cfg.c_dim, cfg.w_dim, cfg.num_ws,
+            num_layers=cfg.mapping_layers,
+            lr_multiplier=cfg.mapping_lr_multiplier,
+            w_avg_beta=cfg.w_avg_beta,
+        )
+        self.layer_table = build_stylegan3_layer_table(cfg)
