@@ -17,7 +17,7 @@ from PIL import Image
 
 from explorer.render.state import RenderState, Source
 from tests.conftest import make_generator
-from tests.helpers.gui_display import click, drive, xdotool
+from tests.helpers.gui_display import click, drag, drive, frame, xdotool
 
 pytestmark = pytest.mark.gui
 
@@ -33,13 +33,6 @@ def fresh(app, models):
     app.run_frames(1)
     assert app.info.resolution == 64 and app.last_frame.state == app.state
     return app
-
-
-def frame(app) -> np.ndarray:
-    result = app.wait_for_render()
-    assert result.error is None, result.error
-    assert result.state == app.state
-    return app.current_image().astype(np.float32)
 
 
 def diff(x: np.ndarray, y: np.ndarray) -> float:
@@ -412,18 +405,7 @@ def test_dragging_the_t_slider_with_the_mouse_moves_t_and_the_frame(fresh):
     (x, y), (_, h) = dpg.get_item_rect_min("latents.t"), dpg.get_item_rect_size("latents.t")
     width = dpg.get_item_width("latents.t")
     assert 0 < y < 800, "slider must be on screen"
-    y += h // 2
-    xdotool("mousemove", str(x + 4), str(y))
-    fresh.run_frames(2)
-    xdotool("mousemove_relative", "--", "1", "0")
-    fresh.run_frames(2)
-    xdotool("mousedown", "1")
-    fresh.run_frames(2)
-    for k in range(1, 6):
-        xdotool("mousemove", str(x + 4 + int(0.6 * width * k / 5)), str(y))
-        fresh.run_frames(2)
-    xdotool("mouseup", "1")
-    fresh.run_frames(3)
+    drag(fresh, x + 4, x + 4 + int(0.6 * width), y + h // 2)
     assert 0.45 < fresh.state.t < 0.75
     assert diff(frame(fresh), before) > 2
 

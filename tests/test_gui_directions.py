@@ -13,7 +13,7 @@ import torch
 
 from explorer.directions import sefa_directions
 from explorer.render.state import Edit, RenderState, Source
-from tests.helpers.gui_display import click, drive, xdotool
+from tests.helpers.gui_display import click, drag, drive, frame
 
 pytestmark = pytest.mark.gui
 
@@ -30,14 +30,6 @@ def fresh(app, models):
     app.run_frames(1)
     assert app.info.resolution == 64 and app.directions.shown.source == "sefa"
     return app
-
-
-def frame(app) -> np.ndarray:
-    result = app.wait_for_render()
-    assert result.error is None, result.error
-    assert result.state == app.state
-    app.run_frames(1)
-    return app.current_image().astype(np.float32)
 
 
 def diff(x: np.ndarray, y: np.ndarray) -> float:
@@ -239,19 +231,8 @@ def test_dragging_a_direction_slider_with_the_mouse(fresh):
     (x, y), (_, h) = dpg.get_item_rect_min("dirs.d0"), dpg.get_item_rect_size("dirs.d0")
     w = dpg.get_item_width("dirs.d0")                           # the slider's frame (the label is beside it)
     assert 0 < y < 800 - h, "slider must be on screen"
-    y += h // 2
     cx = x + w // 2                                             # the grab sits in the middle at alpha 0
-    xdotool("mousemove", str(cx), str(y))
-    fresh.run_frames(2)
-    xdotool("mousemove_relative", "--", "1", "0")
-    fresh.run_frames(2)
-    xdotool("mousedown", "1")
-    fresh.run_frames(2)
-    for k in range(1, 6):
-        xdotool("mousemove", str(cx + int(0.3 * w * k / 5)), str(y))
-        fresh.run_frames(2)
-    xdotool("mouseup", "1")
-    fresh.run_frames(3)
+    drag(fresh, cx, cx + int(0.3 * w), y + h // 2)
     (edit,) = fresh.state.edits
     assert edit.directions == "sefa" and edit.index == 0 and edit.layers == "all" and 1.5 < edit.alpha < 4.5
     assert diff(frame(fresh), base) > 2

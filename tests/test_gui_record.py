@@ -20,7 +20,7 @@ from explorer.grid import mix_grid_from_state, noise_grid
 from explorer.render.frames import default_batch_size, state_frame_settings
 from explorer.render.renderer import Renderer
 from explorer.render.state import RenderState, Source
-from tests.helpers.gui_display import click, drive
+from tests.helpers.gui_display import click, drive, frame
 
 pytestmark = pytest.mark.gui
 
@@ -43,14 +43,6 @@ def fresh(app, models, tmp_path):
     app.clear_error()
     app.run_frames(1)
     return app
-
-
-def frame(app) -> np.ndarray:
-    result = app.wait_for_render()
-    assert result.error is None, result.error
-    assert result.state == app.state
-    app.run_frames(1)
-    return app.current_image()
 
 
 def read_video(path) -> np.ndarray:

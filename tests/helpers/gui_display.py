@@ -14,6 +14,8 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 T = TypeVar("T")
 
@@ -71,6 +73,31 @@ def click(tag: str) -> None:
 
 def xdotool(*args: str) -> None:
     subprocess.run(["xdotool", *args], check=True, env=dict(os.environ), timeout=30)
+
+
+def drag(app: Any, x0: int, x1: int, y: int, steps: int = 5) -> None:
+    """A real left-button drag from (x0, y) to (x1, y) through the X server, drawing frames between events."""
+    xdotool("mousemove", str(x0), str(y))
+    app.run_frames(2)
+    xdotool("mousemove_relative", "--", "1", "0")    # a first motion event, so the press lands on the item
+    app.run_frames(2)
+    xdotool("mousedown", "1")
+    app.run_frames(2)
+    for k in range(1, steps + 1):
+        xdotool("mousemove", str(x0 + (x1 - x0) * k // steps), str(y))
+        app.run_frames(2)
+    xdotool("mouseup", "1")
+    app.run_frames(3)
+
+
+def frame(app: Any) -> np.ndarray:
+    """The frame of the app's current state once it is on screen and the panels have seen it: float32 HxWx3
+    (safe to subtract). Fails on a render error or a frame of an older state."""
+    result = app.wait_for_render()
+    assert result.error is None, result.error
+    assert result.state == app.state
+    app.run_frames(1)
+    return app.current_image().astype(np.float32)
 
 
 def app_or_rerun(make_app: Callable[[], T], request: Any, tmp_path_factory: Any) -> T:
