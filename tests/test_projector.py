@@ -158,9 +158,16 @@ class TinyLPIPS(torch.nn.Module):
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")   # torch.jit.script: how NVlabs' file was made
-def test_vgg16_torchscript_replaces_mobilenet(tmp_path):
+def test_vgg16_torchscript_replaces_mobilenet(tmp_path, monkeypatch):
+    import hashlib
+
+    import explorer.project.losses as losses
+    from explorer.io.torchscript import KNOWN_TORCHSCRIPT
     path = tmp_path / "vgg16.pt"
     torch.jit.script(TinyLPIPS()).save(str(path))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()   # stands in for NVlabs' published digest
+    monkeypatch.setattr(losses, "VGG16_LPIPS", digest)
+    monkeypatch.setitem(KNOWN_TORCHSCRIPT, digest, "the test's VGG16 stand-in")
     target = torch.full([1, 3, 32, 32], -1.0)   # black
     loss = ProjectionLoss(target, {"perceptual": 1.0}, vgg16_path=path)
     assert loss.perceptual_name == "vgg16"
@@ -172,6 +179,19 @@ def test_vgg16_that_is_not_torchscript_is_a_clear_error(tmp_path):
     (tmp_path / "vgg16.pt").write_bytes(b"not a model")
     with pytest.raises(ExplorerError, match="TorchScript"):
         ProjectionLoss(torch.zeros(1, 3, 32, 32), {"perceptual": 1.0}, vgg16_path=tmp_path / "vgg16.pt")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_torchscript_that_is_not_nvlabs_vgg16_is_refused_without_running_it(tmp_path, monkeypatch):
+    path = tmp_path / "vgg16.pt"
+    torch.jit.script(TinyLPIPS()).save(str(path))   # valid TorchScript, but not the published file
+
+    def never(*args, **kwargs):
+        raise AssertionError("torch.jit.load ran a user's file")
+    monkeypatch.setattr(torch.jit, "load", never)
+    with pytest.raises(ExplorerError, match="not NVlabs' VGG16 LPIPS network .*SHA-256 differs") as info:
+        ProjectionLoss(torch.zeros(1, 3, 32, 32), {"perceptual": 1.0}, vgg16_path=path)
+    assert str(path) in str(info.value)
 
 
 # --- the schedule --------------------------------------------------------------------------------

