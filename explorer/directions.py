@@ -29,7 +29,6 @@ import functools
 import os
 import threading
 import weakref
-import zipfile
 from pathlib import Path
 from typing import Optional
 
@@ -37,6 +36,7 @@ import numpy as np
 import torch
 
 from .errors import ExplorerError
+from .io.arrays import read_npz
 from .latents import write_npz
 from .nn.generator import Generator
 
@@ -138,20 +138,11 @@ def load_directions(path: "str | os.PathLike[str]", w_dim: int) -> tuple[np.ndar
     The format `explorer directions --out` writes; user-made directions (an InterFaceGAN boundary, say, as
     [1, w_dim] or [w_dim]) in the same format work the same way.
     """
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ExplorerError(f"{path}: not an .npz archive (expected key 'directions' [k, {w_dim}])")
-        with data:
-            if "directions" not in data.files:
-                raise ExplorerError(f"{path}: no 'directions' array (keys: {', '.join(data.files) or 'none'})")
-            dirs = np.asarray(data["directions"], dtype=np.float64)
-            vals = np.asarray(data["eigenvalues"], dtype=np.float32).reshape(-1) if "eigenvalues" in data.files else None
-    except ExplorerError:
-        raise
-    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile) as e:
-        reason = (str(e).splitlines() or [type(e).__name__])[0][:160]
-        raise ExplorerError(f"{path}: not a readable .npz file ({reason})") from None
+    data = read_npz(path, ["directions", "eigenvalues"], required=["directions"])
+    if any(a.dtype.kind not in "iuf" for a in data.values()):
+        raise ExplorerError(f"{path}: directions and eigenvalues must be numbers")
+    dirs = data["directions"].astype(np.float64)
+    vals = data["eigenvalues"].astype(np.float32).reshape(-1) if "eigenvalues" in data else None
     if dirs.ndim == 1:
         dirs = dirs[None]
     if dirs.ndim != 2 or dirs.shape[1] != w_dim or dirs.shape[0] == 0:

@@ -10,6 +10,7 @@ import torch
 
 from .errors import ExplorerError
 from .files import atomic_write
+from .io.arrays import read_npz
 
 
 def parse_seeds(spec: str) -> list[int]:
@@ -62,15 +63,10 @@ def one_hot(class_idx: Optional[int], c_dim: int, batch: int = 1, device: Option
 
 def load_ws(path: "str | os.PathLike[str]", num_ws: int, w_dim: int) -> torch.Tensor:
     """ws [N, num_ws, w_dim] from an .npz with key 'w' ([N, num_ws, w_dim], [N, w_dim] or [w_dim])."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "w" not in data:
-                raise ExplorerError(f"{path}: no 'w' array (keys: {', '.join(data.files) or 'none'})")
-            w = np.asarray(data["w"], dtype=np.float32)
-    except ExplorerError:
-        raise
-    except (OSError, ValueError, EOFError) as e:
-        raise ExplorerError(f"{path}: not a readable .npz file ({str(e).splitlines()[0][:160]})") from None
+    w = read_npz(path, ["w"], required=["w"])["w"]
+    if w.dtype.kind not in "iuf":
+        raise ExplorerError(f"{path}: w holds {w.dtype} values, not numbers")
+    w = w.astype(np.float32)
     if w.ndim == 1:
         w = w[None]
     if w.ndim == 2:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..io.arrays import read_npz
 from ..latents import write_npz
 from ..nn.generator import Generator
 from .losses import ProjectionLoss
@@ -251,5 +252,6 @@ def save_projection(path: "str | os.PathLike[str]", ws: torch.Tensor, noise: Opt
 
 def load_projection_noise(path: "str | os.PathLike[str]") -> dict[str, torch.Tensor]:
     """The optimised noise maps saved beside 'w' (empty if the file has none): name -> [N, 1, R, R]."""
-    with np.load(path, allow_pickle=False) as data:
-        return {k[len("noise."):]: torch.from_numpy(data[k]) for k in data.files if k.startswith("noise.")}
+    data = read_npz(path)
+    return {k[len("noise."):]: torch.from_numpy(v) for k, v in data.items()
+            if k.startswith("noise.") and v.dtype.kind == "f"}
