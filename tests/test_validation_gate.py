@@ -24,6 +24,15 @@ def test_listed_shapes_are_the_real_modules(kw):
     assert expected_shapes(cfg, Generator, "x") == real
 
 
+def test_listed_shapes_are_the_real_modules_for_stylegan1():
+    from explorer.nn.families import new_generator
+    from explorer.nn.stylegan1_config import StyleGAN1Config
+    cfg = StyleGAN1Config(img_resolution=16, channels=((4, 16), (8, 12), (16, 8)), z_dim=16, w_dim=16, c_dim=3,
+                          mapping_layers=2, mapping_features=24)
+    real = {k: tuple(v.shape) for k, v in new_generator(cfg).state_dict().items()}
+    assert expected_shapes(cfg, new_generator, "x") == real
+
+
 def test_listing_a_huge_generator_costs_nothing():
     from tests.helpers.peak_memory import PeakMemory
     cfg = GeneratorConfig(img_resolution=1024, channel_base=1 << 24, channel_max=4096)

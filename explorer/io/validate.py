@@ -11,9 +11,11 @@ checks, before any module or tensor of the size the file claims is allocated:
      memory or data), fit the parameter budget;
   3. the declared tensor names and shapes are exactly the implied ones.
 
-So a file that lies about its size costs nothing but its own bytes. A new family routes through the same
-gate by passing `module=` (a function building its module from its config) and, if its checkpoints may
-lack some buffers the module computes itself, `optional=` (a predicate on tensor names):
+So a file that lies about its size costs nothing but its own bytes. read_checkpoint calls it for every
+reader; a family whose module nn/families.py builds gets it for free (its config's fields are checked by
+name against LIMITS, so reuse the names: img_resolution, z_dim, w_dim, mapping_layers, channel_max, ...).
+Elsewhere, pass `module=` (a function building a module from its config) and, if checkpoints may lack some
+buffers the module computes itself, `optional=` (a predicate on tensor names):
 
     validate_generator(cfg, {name: tuple(shape) for name, shape in declared.items()}, path,
                        module=StyleGAN3Generator)
@@ -43,6 +45,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "w_dim": (1, 16384),
     "mapping_layers": (1, 64),           # NVlabs: 8 (2 in StyleGAN3 configs)
     "layer_features": (1, 16384),
+    "mapping_features": (1, 16384),      # StyleGAN (v1)'s name for it
     "embed_features": (1, 16384),
     "channel_base": (1, 1 << 24),
     "channel_max": (1, 4096),            # NVlabs: 512 (1024 in StyleGAN3-R)
@@ -50,8 +53,12 @@ LIMITS: dict[str, tuple[float, float]] = {
     "mapping_lr_multiplier": (1e-6, 1e3),
     "w_avg_beta": (0.0, 1.0),
     "conv_clamp": (1e-3, 1e9),
+    "fused_from": (4, 4096),
+    "lod": (0.0, 12.0),
+    "truncation_psi": (-100.0, 100.0),
+    "truncation_cutoff": (0, 64),
 }
-FLOAT_FIELDS = frozenset({"mapping_lr_multiplier", "w_avg_beta", "conv_clamp"})
+FLOAT_FIELDS = frozenset({"mapping_lr_multiplier", "w_avg_beta", "conv_clamp", "lod", "truncation_psi"})
 MAX_CHANNELS = LIMITS["channel_max"][1]
 
 
@@ -166,13 +173,13 @@ def validate_generator(cfg: Any, shapes: Mapping[str, Sequence[int]], path: "str
     """The gate: plausible config, implied size within MAX_PARAMETERS, declared shapes == implied shapes.
 
     `shapes` maps tensor names to their declared shapes (from a file header or a pickle's tensor records:
-    nothing needs to be loaded yet). `module` builds the family's module from `cfg` (default: our StyleGAN2
-    Generator); it is only ever called with tensor factories making meta tensors. Raises CheckpointError
-    naming `path`.
+    nothing needs to be loaded yet). `module` builds the family's module from `cfg` (default: the family
+    nn/families.py assigns to the config's type); it is only ever called with tensor factories making meta
+    tensors. Raises CheckpointError naming `path`.
     """
     if module is None:
-        from ..nn.generator import Generator
-        module = Generator
+        from ..nn.families import new_generator
+        module = new_generator
     check_config(cfg, path)
     expected = expected_shapes(cfg, module, path)
     total = sum(math.prod(s) for s in expected.values())
