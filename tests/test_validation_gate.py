@@ -33,6 +33,23 @@ def test_listed_shapes_are_the_real_modules_for_stylegan1():
     assert expected_shapes(cfg, new_generator, "x") == real
 
 
+@pytest.mark.parametrize("flavour", ["T", "R"])
+def test_listed_shapes_are_the_real_modules_for_stylegan3(flavour):
+    from explorer.nn.families import new_generator
+    from tests.helpers.stylegan3_nets import random_stylegan3
+    G = random_stylegan3(flavour, 16, c_dim=2)
+    real = {k: tuple(v.shape) for k, v in G.state_dict().items()}
+    assert expected_shapes(G.cfg, new_generator, "x") == real
+    validate_generator(G.cfg, real, "x")
+
+
+def test_a_stylegan3_config_with_implausible_layers_is_refused():
+    from explorer.nn.stylegan3_config import StyleGAN3Config
+    cfg = StyleGAN3Config.design(16, channel_base=1 << 30, channel_max=8192, z_dim=8, w_dim=8)   # its own check allows it
+    with pytest.raises(CheckpointError, match="channels = 8192 is implausible"):
+        validate_generator(cfg, {}, "x")
+
+
 def test_listing_a_huge_generator_costs_nothing():
     from tests.helpers.peak_memory import PeakMemory
     cfg = GeneratorConfig(img_resolution=1024, channel_base=1 << 24, channel_max=4096)

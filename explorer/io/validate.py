@@ -57,8 +57,33 @@ LIMITS: dict[str, tuple[float, float]] = {
     "lod": (0.0, 12.0),
     "truncation_psi": (-100.0, 100.0),
     "truncation_cutoff": (0, 64),
+    # StyleGAN3's per-layer specs (NVlabs: 14 layers, 1024 channels in config-R, filters of 6-12 taps)
+    "channels": (1, 4096),
+    "in_channels": (1, 4096),
+    "out_channels": (1, 4096),
+    "size": (1, 8192),
+    "in_size": (1, 8192),
+    "out_size": (1, 8192),
+    "up_factor": (1, 16),
+    "down_factor": (1, 16),
+    "up_taps": (1, 128),
+    "down_taps": (1, 128),
+    "conv_kernel": (1, 7),
+    "padding": (-8192, 8192),
+    "sampling_rate": (1e-3, 1e5),
+    "in_sampling_rate": (1e-3, 1e5),
+    "out_sampling_rate": (1e-3, 1e5),
+    "bandwidth": (0.0, 1e5),
+    "in_cutoff": (0.0, 1e5),
+    "out_cutoff": (0.0, 1e5),
+    "in_half_width": (0.0, 1e5),
+    "out_half_width": (0.0, 1e5),
+    "output_scale": (-1e3, 1e3),
 }
-FLOAT_FIELDS = frozenset({"mapping_lr_multiplier", "w_avg_beta", "conv_clamp", "lod", "truncation_psi"})
+FLOAT_FIELDS = frozenset({"mapping_lr_multiplier", "w_avg_beta", "conv_clamp", "lod", "truncation_psi",
+                          "sampling_rate", "in_sampling_rate", "out_sampling_rate", "bandwidth", "in_cutoff",
+                          "out_cutoff", "in_half_width", "out_half_width", "output_scale"})
+MAX_ITEMS = 256    # entries of any list in a config (StyleGAN3's layers: 14 in NVlabs' configs)
 MAX_CHANNELS = LIMITS["channel_max"][1]
 
 
@@ -68,11 +93,9 @@ def _default_optional(name: str) -> bool:
 
 
 def check_config(cfg: Any, path: "str | os.PathLike[str]") -> None:
-    """Types and plausible ranges of every field of a config dataclass that LIMITS knows; CheckpointError if not."""
-    for field in dataclasses.fields(cfg):
-        value = getattr(cfg, field.name)
-        if field.name in LIMITS and value is not None:
-            _check_number(field.name, value, path)
+    """Types and plausible ranges of every field LIMITS knows, in the config dataclass and the specs nested in
+    it (StyleGAN3's input and layers), with every list at most MAX_ITEMS long; CheckpointError if not."""
+    _check_fields(cfg, path, depth=0)
     res = getattr(cfg, "img_resolution", None)
     if res is not None and res & (res - 1):
         raise CheckpointError(path, f"config img_resolution {res} is not a power of two")
@@ -85,6 +108,19 @@ def check_config(cfg: Any, path: "str | os.PathLike[str]") -> None:
             if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= MAX_CHANNELS:
                 raise CheckpointError(path, f"config asks for {_show(c)} channels at {r} px "
                                             f"(plausible: 1..{MAX_CHANNELS})")
+
+
+def _check_fields(spec: Any, path, depth: int) -> None:
+    for field in dataclasses.fields(spec):
+        value = getattr(spec, field.name)
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        if len(items) > MAX_ITEMS:
+            raise CheckpointError(path, f"config {field.name} has {len(items)} entries (plausible: {MAX_ITEMS})")
+        for item in items:
+            if dataclasses.is_dataclass(item) and depth < 2:
+                _check_fields(item, path, depth + 1)
+            elif field.name in LIMITS and item is not None and not isinstance(item, (tuple, list)):
+                _check_number(field.name, item, path)   # (pairs, like StyleGAN2's channels, are checked by use)
 
 
 def _check_number(name: str, value: Any, path) -> None:
