@@ -23,6 +23,7 @@ sys.path.insert(0, ROOT)
 from explorer.nn.config import GeneratorConfig  # noqa: E402
 from explorer.nn.generator import Generator  # noqa: E402
 from explorer.perf import tune_allocator  # noqa: E402
+from explorer.render.renderer import precision_plan  # noqa: E402
 
 NVLABS_MS = {("f", 64): "340-410", ("f", 256): "830-1080", ("f", 1024): "2900", ("small", 1024): "210"}
 CONFIGS = {"f": dict(channel_base=32768, channel_max=512, conv_clamp=256), "small": dict(channel_base=4096, channel_max=256)}
@@ -52,13 +53,13 @@ def main() -> None:
     args = ap.parse_args()
     tune_allocator()
     dev = torch.device(args.device)
-    low = None if args.precision == "fp32" else ({"fp16": torch.float16, "bf16": torch.bfloat16}[args.precision], 8)
     print(f"torch {torch.__version__}, {dev}, {args.precision}, {torch.get_num_threads()} threads")
     print(f"{'config':<7}{'res':>5}{'batch':>6}{'ours ms/img':>13}{'restated ms/img':>17}{'NVlabs ms/img':>15}{'vs NVlabs':>11}")
     for cfg_name in args.configs.split(","):
         for res in map(int, args.resolutions.split(",")):
             torch.manual_seed(0)
             G = Generator(GeneratorConfig(img_resolution=res, **CONFIGS[cfg_name])).eval().requires_grad_(False).to(dev)
+            low = precision_plan(G.layer_table, dev, args.precision)[0]   # fp16 / bf16: every layer from 8 px
             for batch in map(int, args.batches.split(",")):
                 z = torch.randn(batch, G.z_dim, device=dev)
                 with torch.no_grad():

@@ -9,7 +9,7 @@ Each scenario renders --frames states that differ only in the dragged control, l
   seed       seed A (a new mapping every frame)
   last-w     the last w index's mix alone (the final torgb's style: resumes inside the last block)
 Prints a table: ms per frame and fps, cached vs uncached, and the speed-up, and per model the share of
-convolution multiply-adds a fine-group change has to rerun (from the first layer a fine w reaches). Where
+multiply-adds a fine-group change has to rerun (from the first layer a fine w reaches). Where
 the convolutions dominate (config-f at 256 px on a CPU) no cache can beat 1 / share of a full render.
 """
 from __future__ import annotations
@@ -54,24 +54,22 @@ def scenarios(G: Generator, frames: int) -> dict[str, list[RenderState]]:
     }
 
 
+@torch.no_grad()
 def fine_mac_share(G: Generator) -> tuple[float, float]:
-    """(GMACs of one synthesis pass, share of them from the first layer a fine w reaches on), counted
-    from the layer shapes: what a fine-group change has to rerun."""
-    first_fine = min(G.layer_table.level_indices("fine") or [G.num_ws - 1])
-    macs, rerun, w_index = 0, 0, 0
-    for block in G.synthesis.blocks():
-        r = block.resolution
-        for k, name in enumerate(block.layer_names()):
-            if name == "torgb":
-                m = r * r * block.torgb.in_channels * block.torgb.out_channels
-            else:   # conv0 (up) runs its 3x3 transposed conv at the input size
-                layer = getattr(block, name)
-                side = r // 2 if layer.up else r
-                m = side * side * layer.in_channels * layer.out_channels * 9
-            macs += m
-            rerun += m if w_index + k >= first_fine else 0
-        w_index += block.num_conv
-    return macs / 1e9, rerun / macs
+    """(GMACs of one synthesis pass, share of them from the first layer a fine w reaches on): what a fine-group
+    change has to rerun. Counted by torch's FlopCounterMode (every conv and matmul, FIR filters included) on a
+    full pass and on a pass resumed at that layer, for any generator family."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    table = G.layer_table
+    first = table.ws[min(table.level_indices("fine") or [G.num_ws - 1])].first_layer
+    ws = G.mapping.w_avg.view(1, 1, -1).expand(1, G.num_ws, -1)
+    carries: list = []
+    with FlopCounterMode(display=False) as full:
+        G.synthesis.run(ws, on_layer=lambda i, y, carry: carries.append(carry))
+    with FlopCounterMode(display=False) as part:
+        G.synthesis.run(ws, start=first, carry=carries[first - 1] if first else None)
+    return full.get_total_flops() / 2e9, part.get_total_flops() / max(full.get_total_flops(), 1)
 
 
 def time_states(renderer: Renderer, states: list[RenderState], ckpt: str, device: str, precision: str) -> float:

@@ -6,11 +6,12 @@ weights stacked row-wise, each row (one style unit's weight vector) scaled to un
 channel counts once. No sampling, no training: about 0.1-0.2 s on one CPU core for a 512-d W, even for a
 1024 px config-f model (6080 style units), in float64 so the eigenvectors are stable.
 
-Which affines: the conv layers the chosen w indices drive, as in the paper's StyleGAN2 code. A w index that
-drives no conv (the last one, which feeds only the final toRGB) contributes its toRGB affine instead, so
-every index in a range has a say. Other toRGB affines stay out: their w index already speaks through the
-next block's conv0, and their styles only scale a 3-output 1x1 projection, a colour gain, which would
-otherwise weigh as much as a conv channel.
+Which affines (read from the layer table, so every family alike): the conv layers the chosen w indices drive,
+as in the paper's StyleGAN2 code. A w index that drives no conv contributes the affines of what it does drive
+instead (StyleGAN2's last w: the final toRGB; StyleGAN3's w 0: the input's rotation and translation), so every
+index in a range has a say. Other toRGB affines stay out: their w index already speaks through the next
+block's conv0, and their styles only scale a 3-output 1x1 projection, a colour gain, which would otherwise
+weigh as much as a conv channel.
 
 The slider unit (`Edit.alpha`, the CLI's --alphas): one standard deviation of the model's own w along the
 direction, measured once per model on STD_SAMPLES seeded latents (~0.2 s on one core for an 8-layer 512-d
@@ -38,7 +39,7 @@ import torch
 from .errors import ExplorerError
 from .io.arrays import read_npz
 from .latents import write_npz
-from .nn.generator import Generator
+from .nn.family import FamilyGenerator, style_affine
 
 STD_SAMPLES = 2000      # latents sampled to measure the spread of w (alpha unit); ~2% error on a std
 STD_SEED = 0            # they come from np.random.RandomState(STD_SEED): deterministic per checkpoint
@@ -66,33 +67,29 @@ class Directions:
 
 # --- SeFa --------------------------------------------------------------------------------------------------
 
-def sefa_layer_names(G: Generator, layers: str = "all") -> list[str]:
+def sefa_layer_names(G: FamilyGenerator, layers: str = "all") -> list[str]:
     """The synthesis layers whose style affines SeFa factorises for the w indices in `layers`."""
     table = G.layer_table
     try:
         indices = table.parse_indices(layers)
     except ValueError as e:
         raise ExplorerError(f"layer range {layers!r}: {e}") from None
+    kinds = {layer.name: layer.kind for layer in table.layers}
     names: list[str] = []
     for i in indices:
         drives = table.ws[i].layers
-        styled = [n for n in drives if not n.endswith(".torgb")]   # convs (and StyleGAN's b4.input)
-        names += styled or [n for n in drives if n.endswith(".torgb")]
+        names += [n for n in drives if kinds[n] == "conv"] or list(drives)
     if not names:
         raise ExplorerError(f"layer range {layers!r} selects no synthesis layer of this {G.img_resolution} px model")
     return names
 
 
-def sefa_directions(G: Generator, layers: str = "all", k: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+def sefa_directions(G: FamilyGenerator, layers: str = "all", k: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
     """(directions [k, w_dim] orthonormal float32, eigenvalues [k] descending) for the w indices in `layers`.
 
     k is capped at the rank of the stacked weights: a direction beyond it changes no style of those layers.
     """
-    syn = G.synthesis
-    rows = []
-    for name in sefa_layer_names(G, layers):
-        block, layer = name.split(".")
-        rows.append(getattr(getattr(syn, block), layer).affine.weight.detach().to("cpu", torch.float64))
+    rows = [style_affine(G, name).weight.detach().to("cpu", torch.float64) for name in sefa_layer_names(G, layers)]
     A = torch.cat(rows, dim=0)                                       # [sum C, w_dim]
     A = A / A.norm(dim=1, keepdim=True).clamp_min(1e-12)             # each style unit's weights: unit length
     evals, evecs = torch.linalg.eigh(A.t() @ A)                      # symmetric PSD: eigh, ascending
@@ -108,7 +105,7 @@ def sefa_directions(G: Generator, layers: str = "all", k: Optional[int] = None) 
 # --- the alpha unit: spread of w -----------------------------------------------------------------------------
 
 @torch.no_grad()
-def w_covariance(G: Generator, samples: int = STD_SAMPLES, seed: int = STD_SEED, batch: int = 500) -> np.ndarray:
+def w_covariance(G: FamilyGenerator, samples: int = STD_SAMPLES, seed: int = STD_SEED, batch: int = 500) -> np.ndarray:
     """[w_dim, w_dim] float64 covariance of w (psi 1) over `samples` latents from RandomState(seed)."""
     rnd = np.random.RandomState(seed)
     z_all = rnd.randn(samples, G.z_dim) if G.z_dim else None
@@ -183,7 +180,7 @@ class DirectionCache:
         self._sets: dict[tuple, tuple[weakref.ref, Directions]] = {}
         self._cov: dict[int, tuple[weakref.ref, np.ndarray]] = {}
 
-    def get(self, G: Generator, source: str, layers: str = "all") -> Directions:
+    def get(self, G: FamilyGenerator, source: str, layers: str = "all") -> Directions:
         key = (id(G), source, layers if source == "sefa" else _file_stamp(source))
         with self._lock:
             hit = self._sets.get(key)
@@ -197,11 +194,11 @@ class DirectionCache:
             self._sets[key] = (weakref.ref(G), entry)
             return entry
 
-    def steps(self, G: Generator, source: str, layers: str = "all") -> np.ndarray:
+    def steps(self, G: FamilyGenerator, source: str, layers: str = "all") -> np.ndarray:
         """[k, w_dim] float32: the move in W that alpha = 1 makes along each direction."""
         return self.get(G, source, layers).steps
 
-    def covariance(self, G: Generator) -> np.ndarray:
+    def covariance(self, G: FamilyGenerator) -> np.ndarray:
         with self._lock:
             hit = self._cov.get(id(G))
             if hit is None or hit[0]() is not G:

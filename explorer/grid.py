@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from .errors import ExplorerError
-from .nn.generator import Generator
-from .nn.layer_table import LEVELS, level_of_resolution
+from .nn.family import FamilyGenerator
+from .nn.layer_table import LEVELS
 from .render.frames import FrameSettings, render_frames, state_frame_settings
 from .render.renderer import Renderer
 from .render.state import RenderState, Source
@@ -126,7 +126,7 @@ def state_ab_ws(state: RenderState, renderer: Renderer) -> tuple[torch.Tensor, t
     return a, b
 
 
-def _render(G: Generator, ws: torch.Tensor, settings: FrameSettings, batch_size: Optional[int]) -> np.ndarray:
+def _render(G: FamilyGenerator, ws: torch.Tensor, settings: FrameSettings, batch_size: Optional[int]) -> np.ndarray:
     return np.concatenate(list(render_frames(G, ws, settings, batch_size)))
 
 
@@ -141,7 +141,7 @@ def mixed_ws(row_ws: torch.Tensor, col_ws: torch.Tensor, indices: Sequence[int])
     return ws.reshape(R * C, *row_ws.shape[1:])
 
 
-def style_mix_grid(G: Generator, row_ws: torch.Tensor, col_ws: torch.Tensor, indices: Sequence[int],
+def style_mix_grid(G: FamilyGenerator, row_ws: torch.Tensor, col_ws: torch.Tensor, indices: Sequence[int],
                    settings: Optional[FrameSettings] = None, batch_size: Optional[int] = None) -> Figure:
     """The classic figure: blank corner, column sources on top, row sources on the left, mixes inside."""
     settings = settings or FrameSettings()
@@ -155,7 +155,7 @@ def style_mix_grid(G: Generator, row_ws: torch.Tensor, col_ws: torch.Tensor, ind
     return fig
 
 
-def style_mix_levels(G: Generator, row_ws: torch.Tensor, col_ws: torch.Tensor,
+def style_mix_levels(G: FamilyGenerator, row_ws: torch.Tensor, col_ws: torch.Tensor,
                      settings: Optional[FrameSettings] = None, batch_size: Optional[int] = None,
                      labels: bool = True) -> Figure:
     """All levels in one figure, like the paper's: a block of R rows per level that the model has.
@@ -205,7 +205,7 @@ def mix_grid_from_state(state: RenderState, styles: str, renderer: Optional[Rend
     return _mix(G, a, b, styles, state_frame_settings(state, renderer), batch_size)
 
 
-def _mix(G: Generator, row_ws: torch.Tensor, col_ws: torch.Tensor, styles: str, settings: FrameSettings,
+def _mix(G: FamilyGenerator, row_ws: torch.Tensor, col_ws: torch.Tensor, styles: str, settings: FrameSettings,
          batch_size: Optional[int]) -> Figure:
     if styles == "all-levels":
         return style_mix_levels(G, row_ws, col_ws, settings, batch_size)
@@ -220,15 +220,15 @@ def _mix(G: Generator, row_ws: torch.Tensor, col_ws: torch.Tensor, styles: str, 
 
 # --- Noise (stochastic variation) ------------------------------------------------------------------
 
-def level_noise_scales(G: Generator, base: Optional[dict[str, float]], on: Sequence[str]) -> dict[str, float]:
+def level_noise_scales(G: FamilyGenerator, base: Optional[dict[str, float]], on: Sequence[str]) -> dict[str, float]:
     """Per-layer noise scales with noise only in the given levels (the state's own scale where on)."""
     base = base or {}
-    return {c.name: (float(base.get(c.name, 1.0)) if level_of_resolution(c.resolution) in on else 0.0)
+    return {c.name: (float(base.get(c.name, 1.0)) if c.level in on else 0.0)
             for c in G.layer_table.noise_layers}
 
 
 @torch.no_grad()
-def noise_std(G: Generator, ws: torch.Tensor, settings: Optional[FrameSettings] = None, samples: int = 16,
+def noise_std(G: FamilyGenerator, ws: torch.Tensor, settings: Optional[FrameSettings] = None, samples: int = 16,
               seed: int = 0, batch_size: Optional[int] = None) -> np.ndarray:
     """Per-pixel standard deviation [N, H, W] (image units, mean over RGB) over `samples` noise seeds.
 
@@ -252,7 +252,7 @@ def std_to_image(std: np.ndarray, scale: Optional[float] = None) -> np.ndarray:
     return np.repeat(np.round(grey * 255).astype(np.uint8)[..., None], 3, axis=-1)
 
 
-def noise_grid(G: Generator, ws: torch.Tensor, settings: Optional[FrameSettings] = None, samples: int = 16,
+def noise_grid(G: FamilyGenerator, ws: torch.Tensor, settings: Optional[FrameSettings] = None, samples: int = 16,
                seed: int = 0, batch_size: Optional[int] = None, labels: bool = True) -> Figure:
     """One row per source: noise in each level alone (levels the model has), all, none, then the std map.
 
@@ -263,7 +263,9 @@ def noise_grid(G: Generator, ws: torch.Tensor, settings: Optional[FrameSettings]
     settings = settings or FrameSettings()
     if settings.noise_mode == "none":
         raise ExplorerError("a noise figure needs noise: use --noise-mode const or random")
-    levels = [lv for lv in LEVELS if any(level_of_resolution(c.resolution) == lv for c in G.layer_table.noise_layers)]
+    if not G.layer_table.noise_layers:
+        raise ExplorerError(f"this {G.img_resolution} px model has no noise inputs: there is no noise figure to make")
+    levels = [lv for lv in LEVELS if any(c.level == lv for c in G.layer_table.noise_layers)]
     columns = levels + ["all", "none"]
     per_col = {lv: level_noise_scales(G, settings.noise_scales, [lv]) for lv in levels}
     per_col["all"] = level_noise_scales(G, settings.noise_scales, LEVELS)

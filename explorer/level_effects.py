@@ -79,9 +79,10 @@ def level_effects(G: torch.nn.Module, pairs: int = 32, seed: int = 0, batch: int
             mixed = wa.clone()
             mixed[:, idx] = wb[:, idx]
             add(level, image_change(img_a, G.synthesis(mixed, noise_mode="const"), cell), weight)
-        noise1 = G.synthesis(wa, noise=G.make_noise(1))
-        noise2 = G.synthesis(wa, noise=G.make_noise(2))
-        add("noise", image_change(noise1, noise2, cell), weight)
+        if table.noise_layers:   # StyleGAN3 has none: no noise row
+            noise1 = G.synthesis(wa, noise=G.make_noise(1))
+            noise2 = G.synthesis(wa, noise=G.make_noise(2))
+            add("noise", image_change(noise1, noise2, cell), weight)
     out["levels"] = {k: {m: round(v, 4) for m, v in d.items()} for k, d in sums.items()}
     return out
 

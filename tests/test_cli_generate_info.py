@@ -90,7 +90,11 @@ def test_info_describes_layers_levels_and_noise(native_checkpoint, capsys):
     assert d["levels"] == {"coarse": [0, 1, 2, 3], "middle": [4, 5, 6, 7], "fine": []}
     assert d["ws"][3]["layers"] == ["b8.torgb", "b16.conv0"]
     assert [n["layer"] for n in d["noise_inputs"]][:3] == ["b4.conv1", "b8.conv0", "b8.conv1"]
-    assert d["channels"]["4"] == 64 and d["channels"]["32"] == 16
+    layers = {layer["name"]: layer for layer in d["layers"]}
+    assert layers["b4.conv1"]["channels"] == 64 and layers["b32.conv1"]["channels"] == 16
+    assert layers["b32.torgb"]["channels"] == 3 and layers["b16.conv0"]["w_index"] == 3
+    assert layers["b16.conv0"]["cutoff"] == 8 and layers["b16.conv0"]["level"] == "middle"
+    assert d["family"] == "StyleGAN2" and d["architecture"] == "skip" and not d["input_transform"]
     assert main(["info", str(native_checkpoint)]) == 0
     text = capsys.readouterr().out
     assert "coarse 0-3" in text and "b16.conv0" in text

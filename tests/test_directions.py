@@ -120,18 +120,18 @@ def test_an_edit_moves_ws_only_inside_its_range_by_alpha_std(ckpt, layers):
         torch.testing.assert_close(edited[0, i] - base[0, i], expected, atol=1e-5, rtol=1e-4)
 
 
-def test_edits_on_a_range_resume_synthesis_from_its_first_block(ckpt):
+def test_edits_on_a_range_resume_synthesis_from_its_first_layer(ckpt):
     r, fresh = Renderer(), Renderer(use_cache=False)
     s = base_state(ckpt)
     base = r.render(s)
     table = r.generator.layer_table
-    for layers, first in (("fine", 4), ("middle", table.ws[4].first_block), ("coarse", 0)):
+    for layers, first in (("fine", "b64.conv1"), ("middle", "b16.conv1"), ("coarse", "b4.conv1")):
         e = s.replace(edits=(Edit("sefa", 0, 2.0, layers),))
         img = r.render(e)
-        assert r.stats.first_block == first, layers
+        assert r.stats.first_layer == first, layers
         assert np.array_equal(img, fresh.render(e)) and not np.array_equal(img, base)
         r.render(s)
-    assert table.ws[4].first_block == 2                       # w4 first reaches b16 (block 2)
+    assert table.layers[table.ws[4].first_layer].name == "b16.conv1"   # w4 first reaches b16.conv1
 
 
 def test_user_directions_from_npz_are_applied_whatever_their_length(ckpt, tmp_path):
@@ -170,15 +170,15 @@ def test_renderer_keeps_every_layer_output_without_copies(ckpt):
     keeping.render(s)
     G = keeping.generator
     seen = {}
-    G.synthesis(keeping.compute_ws(s, G), on_layer=lambda n, y: seen.setdefault(n, y.clone()))
-    names = [f"b{b.resolution}.{n}" for b in G.synthesis.blocks() for n in ("conv0", "conv1", "torgb") if hasattr(b, n)]
-    assert sorted(seen) == sorted(names)
+    names = [layer.name for layer in G.layer_table.layers]
+    G.synthesis(keeping.compute_ws(s, G), on_layer=lambda i, y, carry: seen.setdefault(names[i], y.clone()))
+    assert list(seen) == names == [f"b{b.resolution}.{n}" for b in G.synthesis.blocks()
+                                   for n in ("conv0", "conv1", "torgb") if hasattr(b, n)]
     for name in names:
         torch.testing.assert_close(keeping.layer_output(name).float(), seen[name][0].float(), atol=1e-4, rtol=1e-4)
-    assert keeping.layer_output("b64.conv1").data_ptr() == keeping.activations(4).data_ptr()   # no copy
     early = keeping.layer_output("b16.conv0")
     keeping.render(s.replace(edits=(Edit("sefa", 0, 2.0, "fine"),)))
-    assert keeping.stats.first_block == 4
+    assert keeping.stats.first_layer == "b64.conv1"
     assert keeping.layer_output("b16.conv0").data_ptr() == early.data_ptr()   # reused, not recomputed
     assert not torch.equal(keeping.layer_output("b64.conv1"), seen["b64.conv1"][0])
 

@@ -8,6 +8,7 @@ import torch
 from explorer.images import to_uint8
 from explorer.nn.config import GeneratorConfig
 from explorer.nn.layer_table import build_layer_table
+from explorer.render.renderer import precision_plan
 from tests.conftest import make_generator
 
 
@@ -87,7 +88,9 @@ def test_channels_last_and_bf16_paths_stay_close():
     z = torch.randn(2, G.z_dim)
     ref = G(z)
     assert (G(z, channels_last=True) - ref).abs().max().item() < 1e-4
-    assert (G(z, low_precision=(torch.bfloat16, 8)) - ref).abs().max().item() < 0.15
+    low = precision_plan(G.layer_table, torch.device("cpu"), "bf16")[0]
+    assert low == (torch.bfloat16, 2)                                  # from b8.conv0, the first layer at 8 px
+    assert (G(z, low_precision=low) - ref).abs().max().item() < 0.15
 
 
 def test_uint8_conversion_is_nvlabs_formula():

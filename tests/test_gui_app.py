@@ -55,7 +55,7 @@ def test_app_opens_the_model_and_summarises_its_layers(fresh):
     fresh.run_frames(2)
     status = dpg.get_value("status.line")
     assert "render" in status and "ms" in status and "cpu" in status and "fps" in status
-    assert "from b4.conv1, block 0/5" in status   # the first frame runs every layer
+    assert "from b4.conv1, layer 1/14" in status   # the first frame runs every layer
     assert fresh.ui_fps > 0
 
 

@@ -80,7 +80,7 @@ def test_a_fine_range_edit_recomputes_only_the_fine_blocks_and_combines_with_oth
     assert dpg.get_value("dirs.d0") == 0.0                       # the fine sliders start at 0...
     drive("dirs.d1", -3.0)
     both = frame(fresh)
-    assert fresh.last_frame.stats.first_block == 4               # b64 only: the first fine block
+    assert fresh.last_frame.stats.first_layer == "b64.conv1"     # from the first layer a fine w drives
     assert fresh.state.edits == (Edit("sefa", 0, 3.0, "coarse"), Edit("sefa", 1, -3.0, "fine"))
     assert "also applied: SeFa coarse #0 +3.00" in dpg.get_value("dirs.note")   # ...the coarse edit stays
     assert diff(both, coarse) > 0.5 and diff(coarse, base) > 2
@@ -155,7 +155,8 @@ def test_edits_survive_a_session_and_a_model_without_their_range_drops_them(fres
 # --- layer viewer ------------------------------------------------------------------------------------------------
 def _expected_view(G, ws, name, channel=None):
     seen = {}
-    G.synthesis(ws, on_layer=lambda n, y: seen.setdefault(n, y[0].float()))
+    names = [layer.name for layer in G.layer_table.layers]
+    G.synthesis(ws, on_layer=lambda i, y, carry: seen.setdefault(names[i], y[0].float()))
     y = seen[name]
     m = y.abs().mean(0) if channel is None else y[channel]
     m = ((m - m.min()) / (m.max() - m.min()) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
@@ -169,8 +170,8 @@ def test_layer_viewer_shows_the_chosen_layer_from_the_frames_own_activations(fre
     frame(fresh)
     G = fresh.engine.current[0]
     calls = []
-    real = G.synthesis.run_blocks
-    monkeypatch.setattr(G.synthesis, "run_blocks", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = G.synthesis.run
+    monkeypatch.setattr(G.synthesis, "run", lambda *a, **k: calls.append(1) or real(*a, **k))
     label = next(l for l in dpg.get_item_configuration("layers.layer")["items"] if l.startswith("b16.conv0"))
     assert label == "b16.conv0  (16 px, 32 ch)"
     drive("layers.layer", label)

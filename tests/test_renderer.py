@@ -91,15 +91,15 @@ def test_late_changes_resume_synthesis_late(ckpt):
     r.render(s)
     G = r.generator
     n_noise = len(G.layer_table.noise_layers)
-    first_fine_block = G.layer_table.ws[8].first_block
+    first_fine = G.layer_table.ws[8].first_layer
     r.render(s.with_mix(range(8, 10), 1.0, G.num_ws))
-    assert r.stats.first_block == first_fine_block == 4
+    assert r.stats.first_index == first_fine and r.stats.first_layer == "b64.conv1"
     r.render(s.with_noise_scale(n_noise - 1, 0.5, n_noise))   # b64.conv1's noise
-    assert r.stats.first_block == 4 and r.stats.mapped == 0
+    assert r.stats.first_layer == "b64.conv1" and r.stats.mapped == 0
     r.render(s.with_noise_scale(0, 0.5, n_noise))             # b4.conv1's noise
-    assert r.stats.first_block == 0 and r.stats.mapped == 0
+    assert r.stats.first_index == 0 and r.stats.mapped == 0
     r.render(s.with_noise_scale(0, 0.5, n_noise))             # nothing changed
-    assert r.stats.first_block == r.stats.num_blocks
+    assert r.stats.first_index == r.stats.num_layers and r.stats.first_layer == ""
 
 
 @pytest.mark.parametrize("architecture", ["skip", "resnet", "orig"])
@@ -109,16 +109,16 @@ def test_a_change_inside_a_block_resumes_at_its_layer_with_identical_pixels(tmp_
     cached, fresh = Renderer(), Renderer(use_cache=False)
     s = base_state(ckpt)
     n_noise = len(G.layer_table.noise_layers)
-    resnet, skip = architecture == "resnet", architecture == "skip"
+    skip = architecture == "skip"
     # w 0: b4.conv1 | w 1: b4.torgb + b8.conv0 | ... | w 7: b32.torgb + b64.conv0 | w 8: b64.conv1 | w 9: b64.torgb
-    # (only 'skip' has a torgb in every block; 'resnet' resumes inside a block only at its torgb)
+    # (only 'skip' has a torgb in every block; 'resnet' resumes between its convs too: the carry holds its skip path)
     cases = {
         "w9 mix": (s.with_mix([9], 1.0, G.num_ws), "b64.torgb"),
-        "w8 mix": (s.with_mix([8], 1.0, G.num_ws), "b64.conv0" if resnet else "b64.conv1"),
+        "w8 mix": (s.with_mix([8], 1.0, G.num_ws), "b64.conv1"),
         "w7 mix": (s.with_mix([7], 1.0, G.num_ws), "b32.torgb" if skip else "b64.conv0"),
         "w1 mix": (s.with_mix([1], 1.0, G.num_ws), "b4.torgb" if skip else "b8.conv0"),
         "w0 mix": (s.with_mix([0], 1.0, G.num_ws), "b4.conv1"),
-        "last noise": (s.with_noise_scale(n_noise - 1, 2.0, n_noise), "b64.conv0" if resnet else "b64.conv1"),
+        "last noise": (s.with_noise_scale(n_noise - 1, 2.0, n_noise), "b64.conv1"),
         "b64.conv0 noise": (s.with_noise_scale(n_noise - 2, 0.0, n_noise), "b64.conv0"),
     }
     assert_resumes_with_identical_pixels(cached, fresh, s, cases)

@@ -96,21 +96,21 @@ def test_batch_rows_do_not_depend_on_each_other(pkl):
 def test_synthesis_resumes_from_any_layer(pkl):
     G = load_generator(pkl)
     ws = G.mapping(_z(G), torch.eye(4)[:1])
-    outs = []
-    full = G.synthesis.run_layers(ws, on_layer=lambda name, x: outs.append(x))
+    carries = []
+    full = G.synthesis.run(ws, on_layer=lambda i, y, carry: carries.append(carry))
     for k in (1, 5, 15):
-        assert torch.equal(G.synthesis.run_layers(ws, start=k, x=outs[k - 1]), full)
+        assert torch.equal(G.synthesis.run(ws, start=k, carry=carries[k - 1]), full)
 
 
 def test_layer_facts_are_plain_data(pkl, t16):
     G = load_generator(pkl)
-    infos = G.layer_table.synthesis_layers
+    infos = G.layer_table.layers
     assert [i.name for i in infos] == ["input"] + t16.config["layer_names"]
     assert [i.w_index for i in infos] == list(range(16))
     for info in infos[1:]:
         a = t16.config["layers"][info.name]
-        assert list(info.size) == a["out_size"] and info.channels == a["out_channels"]
-        assert info.sampling_rate == a["out_sampling_rate"] and info.cutoff == pytest.approx(a["out_cutoff"])
+        assert [info.size] * 2 == a["out_size"] and info.channels == a["out_channels"]
+        assert info.resolution == a["out_sampling_rate"] and info.cutoff == pytest.approx(a["out_cutoff"])
     assert G.layer_table.noise_layers == ()
 
 
@@ -145,7 +145,7 @@ def test_info_describes_every_w_index(pkl, capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["family"] == "StyleGAN3" and d["architecture"] == "stylegan3-t" and d["num_ws"] == 16
     assert [w["layers"] for w in d["ws"]][:2] == [["input"], ["L0_36_32"]] and d["ws"][15]["layers"] == ["L14_16_3"]
-    assert d["ws"][14]["size"] == [16, 16] and d["ws"][14]["channels"] == 32
+    assert d["ws"][14]["size"] == 16 and d["ws"][14]["channels"] == 32
     assert d["ws"][3]["cutoff"] == pytest.approx(2 * 2 ** (2 / 12 * 2)) and d["ws"][3]["sampling_rate"] == 16
     assert d["levels"]["coarse"] == list(range(8)) and d["noise_inputs"] == []
     assert main(["info", str(pkl)]) == 0

@@ -72,8 +72,9 @@ def test_every_layer_matches_nvlabs_activations(tmp_path, name):
         pytest.skip(f"no per-layer activations for {name} (only the shared reference data has them)")
     G = load_generator(_pickle_of(model, tmp_path))
     seen = {}
+    names = [layer.name for layer in G.layer_table.layers]
     with torch.no_grad():
-        G.synthesis(_t(model.outputs["ws/s0/psi1_cutNone"]), on_layer=lambda n, x: seen.__setitem__(n, x))
+        G.synthesis(_t(model.outputs["ws/s0/psi1_cutNone"]), on_layer=lambda i, x, carry: seen.__setitem__(names[i], x))
     for key, theirs in model.activations.items():
         if key.startswith("act/synthesis."):
             name_ = key[len("act/synthesis."):]

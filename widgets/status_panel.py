@@ -34,7 +34,7 @@ class StatusPanel(Panel):
         if r is not None and r.stats is not None:
             # stats.seconds is the synthesis alone: a model load (done before it, on the worker) is not counted
             st = r.stats
-            where = "unchanged" if not st.first_layer else f"from {st.first_layer}, block {st.first_block}/{st.num_blocks}"
+            where = "unchanged" if not st.first_layer else f"from {st.first_layer}, layer {st.first_index + 1}/{st.num_layers}"
             parts.append(f"render {st.seconds * 1000:.0f} ms ({where})")
             parts.append(f"{r.stats.device} {r.stats.dtype}")
         elif app.info is None:

@@ -1,6 +1,6 @@
 """The app's one door to torch: the renderer the worker drives, and the model-facing helpers panels need.
 
-Panels never touch a Generator; they get a ModelInfo (plain data) and ask the app, which asks this module.
+Panels never touch a generator; they get a ModelInfo (plain data) and ask the app, which asks this module.
 `Engine` stands in for a Renderer inside RenderWorker (it has `render(state)` and `stats`) and notes which
 model drew each frame, so the app can rebuild the model-dependent panels when a new checkpoint arrives.
 The renderer keeps every layer's output (to resume inside a block), so the layer viewer reads the frame's
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..errors import ExplorerError
 from ..latents import load_ws, save_ws
 from ..nn.families import FAMILY_NAMES, family_of
-from ..nn.generator import Generator
+from ..nn.family import FamilyGenerator
 from ..render.renderer import Renderer, RenderStats
 from ..render.state import RenderState
 from .model_info import DirectionSet, LayerImage, LayerInfo, ModelInfo, NoiseLayerInfo, WSlotInfo
@@ -32,7 +32,7 @@ class Engine:
 
     def __init__(self, renderer: Optional[Renderer] = None):
         self.renderer = renderer or Renderer()
-        self.current: tuple[Optional[Generator], Optional[ModelInfo]] = (None, None)  # swapped as one value
+        self.current: tuple[Optional[FamilyGenerator], Optional[ModelInfo]] = (None, None)  # swapped as one value
         self._model = None
         self.watched: Optional[tuple[str, Optional[int]]] = None   # (layer, channel) the layer viewer shows
         self.layer_view: Optional[LayerImage] = None               # ...of the newest frame (set after each)
@@ -104,7 +104,7 @@ class Engine:
         return DirectionSet(info.key, source, layers, indices, values, tuple(float(v) for v in found.std))
 
 
-def describe(G: Generator, key: tuple, stats: RenderStats) -> ModelInfo:
+def describe(G: FamilyGenerator, key: tuple, stats: RenderStats) -> ModelInfo:
     table = G.layer_table
     provenance = dict(G.cfg.provenance)
     return ModelInfo(
@@ -116,15 +116,9 @@ def describe(G: Generator, key: tuple, stats: RenderStats) -> ModelInfo:
         ws=tuple(WSlotInfo(s.index, s.resolution, s.level) for s in table.ws),
         noise_layers=tuple(NoiseLayerInfo(i, c.name, c.resolution) for i, c in enumerate(table.noise_layers)),
         device=stats.device, dtype=stats.dtype,
-        layers=tuple(_layers(G)), layer_table=table, family=FAMILY_NAMES[family_of(G.cfg)],
-        default_truncation=G.default_truncation,
+        layers=tuple(LayerInfo(layer.name, layer.size, layer.channels) for layer in table.layers), layer_table=table,
+        family=FAMILY_NAMES[family_of(G.cfg)], default_truncation=G.default_truncation,
     )
-
-
-def _layers(G: Generator):
-    for block in G.synthesis.blocks():
-        for name in block.output_layers():
-            yield LayerInfo(f"b{block.resolution}.{name}", block.resolution, getattr(block, name).out_channels)
 
 
 def check_w_file(path: "str | os.PathLike[str]", info: ModelInfo) -> int:
@@ -133,7 +127,7 @@ def check_w_file(path: "str | os.PathLike[str]", info: ModelInfo) -> int:
 
 
 @torch.no_grad()
-def save_current_w(G: Generator, state: RenderState, path: "str | os.PathLike[str]") -> Path:
+def save_current_w(G: FamilyGenerator, state: RenderState, path: "str | os.PathLike[str]") -> Path:
     """Write the ws a state renders with (after interpolation, truncation, mixing, edits) as w+ .npz.
 
     Uses its own Renderer so the worker's caches are never touched from another thread. Loading the file

@@ -8,11 +8,12 @@ Parameter and buffer names are NVlabs' own (`mapping.fc0.weight`, `synthesis.b8.
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 
 from .config import GeneratorConfig
+from .family import NOISE_MODES, GeneratorBase, LowPrecision, OnLayer, check_noise_mode, truncate
 from .layer_table import LayerTable, build_layer_table
 from .ops import (
     FullyConnected,
@@ -24,18 +25,8 @@ from .ops import (
     upsample2d,
 )
 
-NOISE_MODES = ("const", "random", "none")
-
-
-def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: Optional[int] = None) -> torch.Tensor:
-    """w_avg + psi * (w - w_avg), on the first `cutoff` w indices only when a cutoff is given."""
-    if psi == 1:
-        return ws
-    if cutoff is None:
-        return w_avg.lerp(ws, psi)
-    ws = ws.clone()
-    ws[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], psi)
-    return ws
+__all__ = ["Generator", "MappingNetwork", "BlockSynthesis", "SynthesisNetwork", "GeneratorBase", "NOISE_MODES",
+           "truncate"]
 
 
 # --- Mapping network -------------------------------------------------------------------------------
@@ -190,6 +181,9 @@ class SkipLayer(torch.nn.Module):
         return upsample2d(torch.nn.functional.conv2d(x, w), self.resample_filter)
 
 
+Carry = tuple[Optional[torch.Tensor], Optional[torch.Tensor], Optional[torch.Tensor]]   # (x, img, resnet skip)
+
+
 class SynthesisBlock(torch.nn.Module):
     """One resolution: [const |] conv0 (up) -> conv1 -> torgb, adding to the upsampled image so far."""
 
@@ -223,144 +217,103 @@ class SynthesisBlock(torch.nn.Module):
         if in_channels != 0 and architecture == "resnet":
             self.skip = SkipLayer(in_channels, out_channels, f.clone())
 
-    def conv_layers(self) -> list[tuple[str, SynthesisLayer]]:
-        return [(n, getattr(self, n)) for n in ("conv0", "conv1") if hasattr(self, n)]
-
     def layer_names(self) -> list[str]:
         """The block's layers in order, one w each: ['conv0', 'conv1', 'torgb'] (no conv0 at 4 px)."""
-        return [n for n, _ in self.conv_layers()] + (["torgb"] if self.num_torgb else [])
+        return (["conv0"] if self.in_channels else []) + ["conv1"] + (["torgb"] if self.num_torgb else [])
 
-    def output_layers(self) -> list[str]:
-        """Layers whose outputs on_layer reports, in order (what the layer viewer lists)."""
-        return self.layer_names()
-
-    def can_resume_at(self, layer: int) -> bool:
-        """Can forward(resume_at=layer) continue from a kept layer output? ('resnet' sums a skip path
-        around both convs, so it resumes only at torgb, where x is the block's output.)"""
-        names = self.layer_names()
-        return 0 < layer < len(names) and (self.architecture != "resnet" or self.in_channels == 0
-                                           or names[layer] == "torgb")
-
-    def forward(
+    def step(
         self,
-        x: Optional[torch.Tensor],       # [N, in_channels, R/2, R/2] or None for the first block.
-        img: Optional[torch.Tensor],     # [N, img_channels, R/2, R/2] or None.
-        ws: torch.Tensor,                # [N, num_conv + num_torgb, w_dim]
+        name: str,                       # Which of the block's layers to run.
+        carry: Carry,                    # (x, img, skip) left by the layer before.
+        w: torch.Tensor,                 # [N, w_dim] driving it.
         dtype: torch.dtype = torch.float32,
         memory_format: torch.memory_format = torch.contiguous_format,
-        layer_kwargs: Optional[Mapping[str, dict]] = None,  # Per-layer noise arguments by name.
-        on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,  # Sees each layer's output.
-        resume_at: int = 0,              # Skip the first layers: x is then the output of layer resume_at-1.
-    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        layer_kwargs = layer_kwargs or {}
-        seen = on_layer or (lambda name, t: None)
-        names = self.layer_names()
-        w = dict(zip(names, ws.unbind(dim=1)))
-        todo = set(names[resume_at:])
-        if resume_at and not self.can_resume_at(resume_at):
-            raise ValueError(f"b{self.resolution} cannot resume at layer {resume_at}")
-        if self.in_channels == 0:
-            if resume_at == 0:
-                x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+        **noise_kwargs,                  # noise_mode, noise, noise_scale of a conv.
+    ) -> tuple[torch.Tensor, Carry]:
+        """Run one layer: (its output, what it leaves for the next). Entering the block, x takes the block's
+        dtype and layout ('resnet' also starts the skip path, which conv1 adds back)."""
+        x, img, skip = carry
+        if name == self.layer_names()[0]:
+            if self.in_channels == 0:
+                x = self.const.to(dtype).unsqueeze(0).repeat([w.shape[0], 1, 1, 1])
                 x = x.contiguous(memory_format=memory_format)
-            if "conv1" in todo:
-                x = self.conv1(x, w["conv1"], **layer_kwargs.get("conv1", {}))
-                seen("conv1", x)
-        elif self.architecture == "resnet" and "conv0" in todo:
-            x = x.to(dtype=dtype, memory_format=memory_format)
-            y = self.skip(x, gain=math.sqrt(0.5))
-            x = self.conv0(x, w["conv0"], **layer_kwargs.get("conv0", {}))
-            seen("conv0", x)
-            x = self.conv1(x, w["conv1"], gain=math.sqrt(0.5), **layer_kwargs.get("conv1", {}))
-            seen("conv1", x)
-            x = y + x
-        else:
-            x = x.to(dtype=dtype, memory_format=memory_format)
-            for name in ("conv0", "conv1"):
-                if name in todo:
-                    x = getattr(self, name)(x, w[name], **layer_kwargs.get(name, {}))
-                    seen(name, x)
+            else:
+                x = x.to(dtype=dtype, memory_format=memory_format)
+                if self.architecture == "resnet":
+                    skip = self.skip(x, gain=math.sqrt(0.5))
+        if name == "conv0":
+            y = self.conv0(x, w, **noise_kwargs)
+            return y, (y, img, skip)
+        if name == "conv1":
+            y = self.conv1(x, w, gain=1.0 if skip is None else math.sqrt(0.5), **noise_kwargs)
+            return y, (y if skip is None else skip + y, img, None)
         if img is not None:
             img = upsample2d(img, self.resample_filter)
-        if self.num_torgb:
-            y = self.torgb(x, w["torgb"]).to(torch.float32)
-            seen("torgb", y)
-            img = y if img is None else img + y
-        return x, img
+        y = self.torgb(x, w).to(torch.float32)
+        return y, (x, y if img is None else img + y, None)
 
 
 class BlockSynthesis(torch.nn.Module):
-    """A synthesis network of one block per resolution (attributes b4, b8, ...), run from any block and layer.
+    """A synthesis network of one block per resolution (attributes b4, b8, ...), run layer by layer.
 
-    This is the contract the renderer's incremental cache, the layer viewer and the projector drive. A
-    family's network builds its blocks (each with `resolution`, `layer_names()`, `conv_layers()`,
-    `can_resume_at(k)` and forward(x, img, ws, dtype, memory_format, layer_kwargs, on_layer, resume_at)), sets
-    w_dim, num_ws and block_resolutions, and says which ws each block takes (`block_ws`).
+    The run of explorer/nn/family.py for every family built of resolution blocks (StyleGAN2 here, StyleGAN
+    (v1) in stylegan1.py): a family's network builds its blocks and its layer table (layer names 'b16.conv0':
+    block, then the block's layer), sets w_dim and num_ws, and each block runs one of its layers with
+    `step(name, carry, w, dtype, memory_format, **noise_kwargs) -> (output, carry)` (w is None for a layer no
+    w drives).
     """
 
     w_dim: int
     num_ws: int
     block_resolutions: list[int]
+    layer_table: LayerTable
 
     def blocks(self) -> list:
         return [getattr(self, f"b{res}") for res in self.block_resolutions]
 
-    def block_ws(self, ws: torch.Tensor) -> list[torch.Tensor]:
-        raise NotImplementedError
-
-    def run_blocks(
+    def run(
         self,
-        ws: torch.Tensor,
-        start: int = 0,
-        x: Optional[torch.Tensor] = None,
-        img: Optional[torch.Tensor] = None,
+        ws: torch.Tensor,                                         # [N, num_ws, w_dim]
+        start: int = 0,                                           # First layer to run (layer table index).
+        carry: Optional[Carry] = None,                            # What layer start-1 left.
         noise_mode: str = "const",
         noise: Optional[Mapping[str, torch.Tensor]] = None,        # 'b8.conv0' -> noise tensor
         noise_scales: Optional[Mapping[str, float]] = None,       # 'b8.conv0' -> multiplier
-        low_precision: Optional[tuple[torch.dtype, int]] = None,  # (dtype, from resolution)
+        transform: Optional[torch.Tensor] = None,                 # No input transform in these families: ignored.
+        low_precision: Optional[LowPrecision] = None,             # (dtype, first layer in it)
         channels_last: bool = False,                              # NHWC activations (faster on CPUs)
-        on_block: Optional[Callable[[int, torch.Tensor, Optional[torch.Tensor]], None]] = None,
-        on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,
-        resume_at: int = 0,                                       # first layer to run in blocks[start]
+        on_layer: Optional[OnLayer] = None,                       # (index, output, carry after it)
     ) -> torch.Tensor:
-        """Run blocks[start:] from the activations (x, img) left by block start-1, or from inside block
-        `start` when resume_at > 0 (x: that block's output of layer resume_at-1, img: still block start-1's).
-
-        The renderer calls this with cached activations so that a change reaching only late layers
-        recomputes only the late blocks; on_block(i, x, img) lets it cache each block's output, and
-        on_layer('b16.conv0', y) each layer's (for the layer viewer: no second forward pass).
-        """
+        """Run layers[start:] (explorer/nn/family.py): the renderer resumes from the first layer a change
+        reaches, with the carry it kept; on_layer lets it keep each layer's output and carry."""
         _check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        check_noise_mode(noise_mode)
+        if start > 0 and carry is None:
+            raise ValueError("resuming synthesis needs the carry of the layer before")
         ws = ws.to(torch.float32)
-        for i, (block, cur_ws) in enumerate(zip(self.blocks(), self.block_ws(ws))):
-            if i < start:
-                continue
-            dtype = torch.float32
-            if low_precision is not None and block.resolution >= max(low_precision[1], 8):
-                dtype = low_precision[0]
+        mf = torch.channels_last if channels_last else torch.contiguous_format
+        carry = carry if carry is not None else (None, None, None)
+        for i, layer in enumerate(self.layer_table.layers[start:], start=start):
+            block, name = layer.name.split(".")
+            dtype = low_precision[0] if low_precision is not None and i >= low_precision[1] else torch.float32
             kwargs = {}
-            for name, _ in block.conv_layers():
-                full = f"b{block.resolution}.{name}"
-                kwargs[name] = dict(
-                    noise_mode=noise_mode,
-                    noise=None if noise is None else noise.get(full),
-                    noise_scale=1.0 if noise_scales is None else float(noise_scales.get(full, 1.0)),
-                )
-            mf = torch.channels_last if channels_last else torch.contiguous_format
-            seen = None if on_layer is None else (lambda n, t, r=block.resolution: on_layer(f"b{r}.{n}", t))
-            x, img = block(x, img, cur_ws, dtype=dtype, memory_format=mf, layer_kwargs=kwargs, on_layer=seen,
-                           resume_at=resume_at if i == start else 0)
-            if on_block is not None:
-                on_block(i, x, img)
-        return img
+            if layer.noise:
+                kwargs = dict(noise_mode=noise_mode,
+                              noise=None if noise is None else noise.get(layer.name),
+                              noise_scale=1.0 if noise_scales is None else float(noise_scales.get(layer.name, 1.0)))
+            w = None if layer.w_index is None else ws[:, layer.w_index]
+            y, carry = getattr(self, block).step(name, carry, w, dtype=dtype, memory_format=mf, **kwargs)
+            if on_layer is not None:
+                on_layer(i, y, carry)
+        return carry[1]
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const", **kwargs) -> torch.Tensor:
-        return self.run_blocks(ws, noise_mode=noise_mode, **kwargs)
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const", **options) -> torch.Tensor:
+        return self.run(ws, noise_mode=noise_mode, **options)
 
 
 class SynthesisNetwork(BlockSynthesis):
+    """The blocks b4 ... bR of StyleGAN2, with its layer table."""
+
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
         self.w_dim, self.img_resolution, self.img_channels = cfg.w_dim, cfg.img_resolution, cfg.img_channels
@@ -379,62 +332,16 @@ class SynthesisNetwork(BlockSynthesis):
                 use_noise=cfg.use_noise,
             )
             setattr(self, f"b{res}", block)
-
-    def block_ws(self, ws: torch.Tensor) -> list[torch.Tensor]:
-        """Slice ws per block; a block's torgb shares its w index with the next block's conv0."""
-        out, idx = [], 0
-        for block in self.blocks():
-            out.append(ws.narrow(1, idx, block.num_conv + block.num_torgb))
-            idx += block.num_conv
-        return out
+        self.layer_table: LayerTable = build_layer_table(cfg)
+        assert [layer.name for layer in self.layer_table.layers] == [
+            f"b{b.resolution}.{n}" for b in self.blocks() for n in b.layer_names()]
 
 
 # --- The generator ---------------------------------------------------------------------------------
 
-class GeneratorBase(torch.nn.Module):
-    """NVlabs' call conventions over `self.mapping` and `self.synthesis`, and seeded noise for the layers of
-    `self.layer_table`: what every family's Generator sets up in its __init__ and shares from here."""
-
-    mapping: torch.nn.Module
-    synthesis: BlockSynthesis
-    layer_table: LayerTable
-
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: Optional[torch.Tensor] = None,
-        truncation_psi: float = 1,
-        truncation_cutoff: Optional[int] = None,
-        noise_mode: str = "const",
-        update_emas: bool = False,
-        **synthesis_kwargs,
-    ) -> torch.Tensor:
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                          update_emas=update_emas)
-        return self.synthesis(ws, noise_mode=noise_mode, **synthesis_kwargs)
-
-    @property
-    def device(self) -> torch.device:
-        return self.mapping.w_avg.device
-
-    @property
-    def default_truncation(self) -> tuple[float, Optional[int]]:
-        """(psi, cutoff) the model's file asks for when none is given: none for NVlabs' PyTorch models."""
-        return 1.0, None
-
-    def noise_layer_names(self) -> list[str]:
-        return [c.name for c in self.layer_table.noise_layers]
-
-    def make_noise(self, seed: int, batch: int = 1, device: Optional[torch.device] = None) -> dict[str, torch.Tensor]:
-        """Seeded random noise for every noise layer: reproducible 'random' noise mode."""
-        gen = torch.Generator().manual_seed(int(seed))
-        device = device or self.device
-        return {c.name: torch.randn([batch, 1, c.resolution, c.resolution], generator=gen).to(device)
-                for c in self.layer_table.noise_layers}
-
-
 class Generator(GeneratorBase):
-    """G(z, c) -> image, with NVlabs' call conventions and attributes."""
+    """G(z, c) -> image, with NVlabs' call conventions and attributes (the call, device and seeded noise come
+    from GeneratorBase)."""
 
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
@@ -451,7 +358,7 @@ class Generator(GeneratorBase):
             w_avg_beta=cfg.w_avg_beta,
         )
         self.synthesis = SynthesisNetwork(cfg)
-        self.layer_table: LayerTable = build_layer_table(cfg)
+        self.layer_table: LayerTable = self.synthesis.layer_table
 
 
 def _check_shape(t: Optional[torch.Tensor], shape: Sequence[Optional[int]], what: str) -> None:

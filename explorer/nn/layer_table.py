@@ -1,22 +1,27 @@
-"""Which synthesis layers each w index feeds, at what resolution, and at which level (coarse/middle/fine).
+"""A generator's synthesis layers as plain data: their order, the w index driving each, what each outputs,
+and the level (coarse / middle / fine) of each w index.
 
-Computed once from a generator's config and shared by the renderer (what to recompute), the GUI (slider
-labels and colours), grids and the CLI, so there is one source of truth for the grouping.
+Every family builds one (StyleGAN2 and StyleGAN3: below, from their configs; StyleGAN (v1): stylegan1.py) and
+everything outside explorer/nn reads it instead of the modules: the renderer (which layers a change reaches),
+the app (slider labels and colours, the layer viewer's list), grids, directions, the projector and the CLI.
+
+Levels come from a layer's cutoff, the highest frequency it can carry in cycles per output-image width
+(level_of_cutoff): one rule for every family, which reproduces StyleGAN2's 4-8 / 16-32 / 64+ px split.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING
-
-from .config import GeneratorConfig
+from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
+    from .config import GeneratorConfig
     from .stylegan3_config import StyleGAN3Config
 
 LEVELS = ("coarse", "middle", "fine")
-# Upper bounds of coarse and middle, in cycles per output image: the finest detail a layer can carry.
-LEVEL_CUTOFFS = (4.0, 16.0)
+LEVEL_CUTOFFS = (4.0, 16.0)     # cycles per image: coarse up to 4, middle up to 16, fine above
+KINDS = ("input", "conv", "rgb")
+NVLABS_FP16_RES = 4             # StyleGAN2: NVlabs train the top 4 resolutions in fp16
 
 
 def level_of_cutoff(cutoff: float) -> str:
@@ -37,64 +42,73 @@ def level_of_cutoff(cutoff: float) -> str:
     return "fine"
 
 
+def fp16_resolution(img_resolution: int) -> int:
+    """The lowest resolution NVlabs train in fp16 (StyleGAN2: the top 4 resolutions, never below 8 px)."""
+    return max(2 ** (int(math.log2(img_resolution)) + 1 - NVLABS_FP16_RES), 8)
+
+
 def level_of_resolution(res: int) -> str:
-    """The conventional split: 4-8 px coarse, 16-32 px middle, 64 px and up fine (see level_of_cutoff)."""
+    """StyleGAN2's split by resolution (4-8 px coarse, 16-32 px middle, 64 px and up fine): Nyquist is res / 2."""
     return level_of_cutoff(res / 2)
 
 
 @dataclasses.dataclass(frozen=True)
-class ConvLayer:
-    name: str            # 'b8.conv0'
-    block: int           # Index into block_resolutions.
-    resolution: int      # Output resolution of the layer.
-    w_index: int         # Which w drives its style.
-    has_noise: bool      # Does it take a noise input?
+class Layer:
+    """One synthesis layer: a module at `G.synthesis.get_submodule(name)`, with a style affine `.affine` where a
+    w drives it."""
+
+    name: str                   # Module path under G.synthesis: 'b8.conv0', 'b8.torgb', 'input', 'L3_52_512'.
+    w_index: Optional[int]      # ws[:, w_index] drives its affine (None: no w does, as StyleGAN (v1)'s ToRGB).
+    kind: str                   # 'conv' (styles scale its channels: a modulated conv, StyleGAN's AdaIN), 'rgb'
+                                # (to the image), 'input' (StyleGAN3's Fourier features: w sets their transform).
+    resolution: int             # Sampling rate: samples per output-image width (StyleGAN2: the block's resolution).
+    size: int                   # Side of its output in samples (StyleGAN3: the margins included).
+    channels: int               # Output channels.
+    cutoff: float               # Highest frequency its output carries, cycles per image.
+    level: str                  # 'coarse', 'middle' or 'fine' (level_of_cutoff).
+    noise: bool = False         # Takes a per-pixel noise input [N, 1, size, size] (a key of `noise=`)?
+    transform: bool = False     # Reads the input transform (StyleGAN3's translate / rotate)?
+    fp16: bool = False          # Runs in fp16 where NVlabs train it so (precision 'auto' on a GPU)?
 
 
 @dataclasses.dataclass(frozen=True)
 class WSlot:
     index: int                  # w index.
-    resolution: int             # Resolution it is counted at (StyleGAN convention: 2 ws per resolution).
-    level: str                  # 'coarse', 'middle' or 'fine'.
-    layers: tuple[str, ...]     # Synthesis layers it drives (convs and torgbs).
-    first_block: int            # The earliest block it affects.
-
-
-@dataclasses.dataclass(frozen=True)
-class SynthesisLayerInfo:
-    """What a StyleGAN3 synthesis layer is, as plain data (for tables, labels and a layer viewer)."""
-
-    name: str                   # 'input', 'L0_36_512', ..., 'L14_1024_3' (NVlabs' module names).
-    w_index: int                # The w that drives it (its position: input 0, L0 1, ...).
-    size: tuple[int, int]       # Output (width, height) in samples, margins included.
-    channels: int               # Output channels.
-    sampling_rate: float        # Output samples per image width.
-    cutoff: float               # Output band limit in cycles per image width.
-    level: str                  # 'coarse', 'middle' or 'fine' (level_of_cutoff).
+    resolution: int             # Resolution of the first layer it drives (what its slider is labelled with).
+    level: str                  # 'coarse', 'middle' or 'fine': the level of that layer.
+    layers: tuple[str, ...]     # Names of the layers it drives, in synthesis order.
+    first_layer: int            # Index in LayerTable.layers of the first of them: where a change of it resumes.
 
 
 @dataclasses.dataclass(frozen=True)
 class LayerTable:
-    block_resolutions: tuple[int, ...]
-    convs: tuple[ConvLayer, ...]
+    layers: tuple[Layer, ...]   # In the order synthesis runs them.
     ws: tuple[WSlot, ...]
-    synthesis_layers: tuple[SynthesisLayerInfo, ...] = ()  # StyleGAN3: one per w index.
 
     @property
     def num_ws(self) -> int:
         return len(self.ws)
 
     @property
-    def noise_layers(self) -> tuple[ConvLayer, ...]:
-        return tuple(c for c in self.convs if c.has_noise)
+    def noise_layers(self) -> tuple[Layer, ...]:
+        return tuple(layer for layer in self.layers if layer.noise)
+
+    @property
+    def has_transform(self) -> bool:
+        """Does the model take an input transform (translate / rotate)?"""
+        return any(layer.transform for layer in self.layers)
+
+    def index(self, name: str) -> int:
+        """Position of layer `name` in synthesis order."""
+        for i, layer in enumerate(self.layers):
+            if layer.name == name:
+                return i
+        raise KeyError(f"no synthesis layer {name!r}")
 
     def level_indices(self, level: str) -> list[int]:
         if level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
         return [s.index for s in self.ws if s.level == level]
-
-    def block_of_resolution(self, res: int) -> int:
-        return self.block_resolutions.index(res)
 
     def parse_indices(self, spec: str) -> list[int]:
         """'coarse', 'middle', 'fine', 'all', '0-3', '0,2,5' or combinations like 'coarse,8'."""
@@ -117,37 +131,61 @@ class LayerTable:
         return sorted(set(out))
 
 
-def build_layer_table(cfg: GeneratorConfig) -> LayerTable:
-    blocks = cfg.block_resolutions
-    convs: list[ConvLayer] = []
-    drives: dict[int, list[str]] = {i: [] for i in range(cfg.num_ws)}
-    first_block: dict[int, int] = {}
+def make_table(layers: "list[Layer] | tuple[Layer, ...]", num_ws: int) -> LayerTable:
+    """The table of layers in synthesis order; each w index's slot is read off the layers it drives."""
+    slots = []
+    for i in range(num_ws):
+        driven = [k for k, layer in enumerate(layers) if layer.w_index == i]   # (None: a layer no w drives)
+        if not driven:
+            raise ValueError(f"w index {i} drives no synthesis layer")
+        first = layers[driven[0]]
+        slots.append(WSlot(i, first.resolution, first.level, tuple(layers[k].name for k in driven), driven[0]))
+    return LayerTable(tuple(layers), tuple(slots))
+
+
+def build_layer_table(cfg: "GeneratorConfig") -> LayerTable:
+    """StyleGAN2: per block conv0 (not at 4 px), conv1, torgb ('orig' and 'resnet': only in the last block).
+
+    w index k drives conv k (counting convs from b4.conv1), and the torgb of a block shares its w with
+    the next block's conv0; the last torgb has the last w.
+    """
+    layers: list[Layer] = []
     w_idx = 0
-    for b, res in enumerate(blocks):
-        names = ["conv1"] if res == 4 else ["conv0", "conv1"]
-        for k, name in enumerate(names):
-            convs.append(ConvLayer(f"b{res}.{name}", b, res, w_idx + k, cfg.use_noise))
-        has_torgb = cfg.architecture != "orig" or res == cfg.img_resolution
-        used = names + (["torgb"] if has_torgb else [])
-        for k, name in enumerate(used):
-            drives[w_idx + k].append(f"b{res}.{name}")
-            first_block.setdefault(w_idx + k, b)
-        w_idx += len(names)
-    ws = []
-    for i in range(cfg.num_ws):
-        res = min(4 * 2 ** (i // 2), cfg.img_resolution)
-        ws.append(WSlot(i, res, level_of_resolution(res), tuple(drives[i]), first_block.get(i, len(blocks) - 1)))
+    fp16_from = fp16_resolution(cfg.img_resolution)
+    for res in cfg.block_resolutions:
+        convs = ["conv1"] if res == 4 else ["conv0", "conv1"]
+        level, fp16 = level_of_resolution(res), res >= fp16_from
+        for k, name in enumerate(convs):
+            layers.append(Layer(f"b{res}.{name}", w_idx + k, "conv", res, res, cfg.channels_at(res), res / 2, level,
+                                noise=cfg.use_noise, fp16=fp16))
+        if cfg.architecture == "skip" or res == cfg.img_resolution:
+            layers.append(Layer(f"b{res}.torgb", w_idx + len(convs), "rgb", res, res, cfg.img_channels, res / 2,
+                                level, fp16=fp16))
+        w_idx += len(convs)
     assert w_idx + 1 == cfg.num_ws == 2 * int(math.log2(cfg.img_resolution)) - 2
-    return LayerTable(tuple(blocks), tuple(convs), tuple(ws))
+    return make_table(layers, cfg.num_ws)
 
 
 def build_stylegan3_layer_table(cfg: "StyleGAN3Config") -> LayerTable:
-    """StyleGAN3: w index k drives position k of [input, L0, ..., ToRGB]; no blocks, no noise inputs."""
+    """StyleGAN3: w index k drives position k of [input, L0, ..., L{n-1} = ToRGB]; no noise inputs. The input
+    reads the input transform (translate / rotate); every layer runs at its own sampling rate and cutoff."""
     inp = cfg.input
-    infos = [SynthesisLayerInfo("input", 0, tuple(inp.size), inp.channels, inp.sampling_rate, inp.bandwidth,
-                                level_of_cutoff(inp.bandwidth))]
-    for k, s in enumerate(cfg.layers, start=1):
-        infos.append(SynthesisLayerInfo(s.name, k, tuple(s.out_size), s.out_channels, s.out_sampling_rate,
-                                        s.out_cutoff, level_of_cutoff(s.out_cutoff)))
-    ws = tuple(WSlot(i.w_index, int(round(i.sampling_rate)), i.level, (i.name,), i.w_index) for i in infos)
-    return LayerTable((), (), ws, tuple(infos))
+    layers = [Layer("input", 0, "input", int(round(inp.sampling_rate)), int(inp.size[0]), inp.channels,
+                    inp.bandwidth, level_of_cutoff(inp.bandwidth), transform=True)]
+    for k, spec in enumerate(cfg.layers, start=1):
+        layers.append(Layer(spec.name, k, "rgb" if spec.is_torgb else "conv", int(round(spec.out_sampling_rate)),
+                            int(spec.out_size[0]), spec.out_channels, spec.out_cutoff, level_of_cutoff(spec.out_cutoff),
+                            fp16=spec.use_fp16))
+    return make_table(layers, cfg.num_ws)
+
+
+def span(indices: "list[int]") -> str:
+    """'4-7' for a run of w indices, '3' for one, '-' for none."""
+    if not indices:
+        return "-"
+    return f"{indices[0]}-{indices[-1]}" if len(indices) > 1 else str(indices[0])
+
+
+__all__ = ["LEVELS", "KINDS", "Layer", "WSlot", "LayerTable", "make_table", "build_layer_table",
+           "build_stylegan3_layer_table",
+           "level_of_cutoff", "level_of_resolution", "fp16_resolution", "span"]

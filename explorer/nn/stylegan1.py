@@ -15,13 +15,14 @@ truncation_psi=..., truncation_cutoff=..., noise_mode=...), G.mapping, G.synthes
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
-from .generator import BlockSynthesis, GeneratorBase, _check_shape, truncate
-from .layer_table import ConvLayer, LayerTable, WSlot, level_of_resolution
+from .family import GeneratorBase, truncate
+from .generator import BlockSynthesis, _check_shape
+from .layer_table import Layer, LayerTable, fp16_resolution, level_of_resolution, make_table
 from .ops import LRELU_SLOPE, normalize_2nd_moment
 from .stylegan1_config import StyleGAN1Config
 
@@ -216,83 +217,77 @@ class SynthesisBlock(torch.nn.Module):
         self.num_conv = 2
 
     def layer_names(self) -> list[str]:
-        """The block's styled layers in order, one w each."""
-        return ["input", "conv1"] if self.resolution == 4 else ["conv0", "conv1"]
+        return block_layer_names(self.resolution, self.fade, self.needs_rgb)
 
-    def output_layers(self) -> list[str]:
-        """Layers whose outputs on_layer reports, in order: the styled layers, and ToRGB where it draws."""
-        return self.layer_names() + (["torgb"] if self.needs_rgb and self.fade < 1 else [])
-
-    def conv_layers(self) -> list[tuple[str, SynthesisLayer]]:
-        return [(n, getattr(self, n)) for n in self.layer_names()]
-
-    def can_resume_at(self, layer: int) -> bool:
-        """Can forward(resume_at=layer) continue from the kept output of layer-1? (No residual sums here.)"""
-        return 0 < layer < len(self.layer_names())
-
-    def forward(
+    def step(
         self,
-        x: Optional[torch.Tensor],       # [N, in_channels, R/2, R/2] or None for the first block.
-        img: Optional[torch.Tensor],     # [N, img_channels, R/2, R/2] or None.
-        ws: torch.Tensor,                # [N, 2, w_dim]
+        name: str,                       # Which of the block's layers to run.
+        carry: tuple,                    # (x, img, None) left by the layer before.
+        w: Optional[torch.Tensor],       # [N, w_dim] driving it (None for ToRGB).
         dtype: torch.dtype = torch.float32,
         memory_format: torch.memory_format = torch.contiguous_format,
-        layer_kwargs: Optional[Mapping[str, dict]] = None,  # Per-layer noise arguments by name.
-        on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,  # Sees each layer's output.
-        resume_at: int = 0,              # Skip the first layers: x is then the output of layer resume_at-1.
-    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        layer_kwargs = layer_kwargs or {}
-        names = self.layer_names()
-        if resume_at and not self.can_resume_at(resume_at):
-            raise ValueError(f"b{self.resolution} cannot resume at layer {resume_at}")
-        for k, name in enumerate(names[resume_at:], start=resume_at):
-            x = getattr(self, name)(x, ws[:, k], dtype=dtype, memory_format=memory_format, **layer_kwargs.get(name, {}))
-            if on_layer is not None:
-                on_layer(name, x)
-        if img is not None:
-            img = upscale_nearest(img)
-        if self.needs_rgb and self.fade < 1:
-            y = self.torgb(x)
-            if on_layer is not None:
-                on_layer("torgb", y)
-            img = y if img is None or self.fade <= 0 else y + (img - y) * self.fade
-        return x, img
+        **noise_kwargs,                  # noise_mode, noise, noise_scale of a styled layer.
+    ) -> tuple[torch.Tensor, tuple]:
+        """Run one layer: (its output, what it leaves for the next). After conv1 the image so far is upsampled
+        (whether or not this block draws into it: a faded-out block only upsamples)."""
+        x, img, _ = carry
+        if name != "torgb":
+            x = getattr(self, name)(x, w, dtype=dtype, memory_format=memory_format, **noise_kwargs)
+            if name == "conv1" and img is not None:
+                img = upscale_nearest(img)
+            return x, (x, img, None)
+        y = self.torgb(x)
+        return y, (x, y if img is None or self.fade <= 0 else y + (img - y) * self.fade, None)
 
 
 class SynthesisNetwork(BlockSynthesis):
-    """The blocks b4 ... b{R}, run by BlockSynthesis.run_blocks: the same contract as StyleGAN2's network, so
-    the renderer's incremental cache, the layer viewer and the projector drive both alike."""
+    """The blocks b4 ... b{R}, run by BlockSynthesis.run: the same contract as StyleGAN2's network
+    (explorer/nn/family.py), so the renderer's incremental cache, the layer viewer and the projector drive both alike."""
 
     def __init__(self, cfg: StyleGAN1Config):
         super().__init__()
         self.w_dim, self.img_resolution, self.img_channels = cfg.w_dim, cfg.img_resolution, cfg.img_channels
         self.block_resolutions = cfg.block_resolutions
         self.num_ws = cfg.num_ws
-        top = int(math.log2(cfg.img_resolution))
-        for res in self.block_resolutions:
-            steps_below_top = top - int(math.log2(res))      # TF: lod of this resolution's ToRGB
-            fade = min(max(cfg.lod - steps_below_top, 0.0), 1.0)
-            needs_rgb = res == cfg.img_resolution or cfg.lod > steps_below_top - 1
+        for res, fade, needs_rgb in block_plan(cfg):
             setattr(self, f"b{res}", SynthesisBlock(cfg, res, fade, needs_rgb))
-
-    def block_ws(self, ws: torch.Tensor) -> list[torch.Tensor]:
-        """Slice ws per block: two consecutive w indices each."""
-        return [ws.narrow(1, 2 * i, 2) for i in range(len(self.block_resolutions))]
+        self.layer_table: LayerTable = build_layer_table(cfg)
 
 
-# --- The generator ---------------------------------------------------------------------------------
+def block_plan(cfg: StyleGAN1Config) -> list[tuple[int, float, bool]]:
+    """(resolution, fade, needs_rgb) per block: TF's level of detail (lod) decides which ToRGBs draw."""
+    top = int(math.log2(cfg.img_resolution))
+    plan = []
+    for res in cfg.block_resolutions:
+        steps_below_top = top - int(math.log2(res))      # TF: lod of this resolution's ToRGB
+        fade = min(max(cfg.lod - steps_below_top, 0.0), 1.0)
+        plan.append((res, fade, res == cfg.img_resolution or cfg.lod > steps_below_top - 1))
+    return plan
+
+
+def block_layer_names(resolution: int, fade: float, needs_rgb: bool) -> list[str]:
+    """A block's layers in order: two styled ones (one w each), and ToRGB where it draws (no w)."""
+    styled = ["input", "conv1"] if resolution == 4 else ["conv0", "conv1"]
+    return styled + (["torgb"] if needs_rgb and fade < 1 else [])
+
 
 def build_layer_table(cfg: StyleGAN1Config) -> LayerTable:
     """w index i drives exactly one styled layer, at resolution 4 * 2^(i // 2); levels as in the StyleGAN
-    paper (coarse 4-8 px, middle 16-32 px, fine 64 px and up)."""
-    convs, ws = [], []
-    for b, res in enumerate(cfg.block_resolutions):
-        for k, name in enumerate(["input", "conv1"] if res == 4 else ["conv0", "conv1"]):
-            idx = 2 * b + k
-            convs.append(ConvLayer(f"b{res}.{name}", b, res, idx, cfg.use_noise))
-            ws.append(WSlot(idx, res, level_of_resolution(res), (f"b{res}.{name}",), b))
-    return LayerTable(tuple(cfg.block_resolutions), tuple(convs), tuple(ws))
+    paper (coarse 4-8 px, middle 16-32 px, fine 64 px and up). ToRGB layers that draw (the last block's; more
+    while a progressive-growing snapshot fades) take no w."""
+    fp16_from = fp16_resolution(cfg.img_resolution)
+    layers = []
+    for b, (res, fade, needs_rgb) in enumerate(block_plan(cfg)):
+        level = level_of_resolution(res)
+        for k, name in enumerate(block_layer_names(res, fade, needs_rgb)):
+            rgb = name == "torgb"
+            layers.append(Layer(f"b{res}.{name}", None if rgb else 2 * b + k, "rgb" if rgb else "conv", res, res,
+                                cfg.img_channels if rgb else cfg.channels_at(res), res / 2, level,
+                                noise=cfg.use_noise and not rgb, fp16=res >= fp16_from))
+    return make_table(layers, cfg.num_ws)
 
+
+# --- The generator ---------------------------------------------------------------------------------
 
 class Generator(GeneratorBase):
     """G(z, c) -> image, with NVlabs' PyTorch call conventions and attributes (forward, device and seeded
@@ -305,7 +300,7 @@ class Generator(GeneratorBase):
         self.img_resolution, self.img_channels, self.num_ws = cfg.img_resolution, cfg.img_channels, cfg.num_ws
         self.mapping = MappingNetwork(cfg)
         self.synthesis = SynthesisNetwork(cfg)
-        self.layer_table: LayerTable = build_layer_table(cfg)
+        self.layer_table: LayerTable = self.synthesis.layer_table
 
     @property
     def default_truncation(self) -> tuple[float, Optional[int]]:

@@ -14,15 +14,16 @@ downsample. There are no noise inputs; `noise_mode` is accepted for NVlabs' call
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Optional
+from typing import Mapping, Optional
 
 import torch
 import torch.nn.functional as F
 
 from .filter_design import design_lowpass_filter
 from .filtered_lrelu import filtered_lrelu
-from .generator import NOISE_MODES, GeneratorBase, MappingNetwork, _check_shape
-from .layer_table import build_stylegan3_layer_table
+from .family import GeneratorBase, LowPrecision, OnLayer, check_noise_mode
+from .generator import MappingNetwork, _check_shape
+from .layer_table import LayerTable, build_stylegan3_layer_table
 from .ops import FullyConnected, can_overwrite
 from .stylegan3_config import InputSpec, LayerSpec, StyleGAN3Config
 
@@ -51,7 +52,11 @@ class SynthesisInput(torch.nn.Module):
         self.register_buffer("freqs", freqs / (radii * radii.square().exp().pow(0.25)) * self.bandwidth)
         self.register_buffer("phases", torch.rand([self.channels]) - 0.5)
 
-    def forward(self, w: torch.Tensor) -> torch.Tensor:  # [N, w_dim] -> [N, channels, height, width]
+    def forward(
+        self,
+        w: torch.Tensor,                           # [N, w_dim]
+        transform: Optional[torch.Tensor] = None,  # [3, 3] or [N, 3, 3] instead of the buffer (per call).
+    ) -> torch.Tensor:                             # [N, channels, height, width]
         # The learned similarity transform: a rotation then a translation of the image, as inverse matrices.
         t = self.affine(w)
         t = t / t[:, :2].norm(dim=1, keepdim=True)
@@ -59,7 +64,8 @@ class SynthesisInput(torch.nn.Module):
         one, zero = torch.ones_like(rc), torch.zeros_like(rc)
         rotate = torch.stack([rc, -rs, zero, rs, rc, zero, zero, zero, one], dim=1).reshape(-1, 3, 3)
         translate = torch.stack([one, zero, -tx, zero, one, -ty, zero, zero, one], dim=1).reshape(-1, 3, 3)
-        m = rotate @ translate @ self.transform.unsqueeze(0)
+        user = self.transform if transform is None else transform.to(device=w.device, dtype=torch.float32)
+        m = rotate @ translate @ (user if user.ndim == 3 else user.unsqueeze(0))
 
         # Move the features: phases by the translation, frequencies by the linear part.
         phases = self.phases.unsqueeze(0) + (self.freqs.unsqueeze(0) @ m[:, :2, 2:]).squeeze(2)   # [N, C]
@@ -162,52 +168,60 @@ class SynthesisNetwork(torch.nn.Module):
         self.layer_names = [s.name for s in cfg.layers]
         for spec in cfg.layers:
             setattr(self, spec.name, SynthesisLayer(cfg.w_dim, spec))
+        self.layer_table: LayerTable = build_stylegan3_layer_table(cfg)
 
     def layers(self) -> list[SynthesisLayer]:
         return [getattr(self, name) for name in self.layer_names]
 
-    def run_layers(
+    def run(
         self,
-        ws: torch.Tensor,                 # [N, num_ws, w_dim]
-        start: int = 0,                   # 0: from the input; k > 0: from layer k-1's output x.
-        x: Optional[torch.Tensor] = None,
-        force_fp32: bool = False,         # Keep fp32 on a GPU even where NVlabs runs the layer in fp16.
-        on_layer: Optional[Callable[[str, torch.Tensor], None]] = None,  # Sees 'input', then each layer's output.
+        ws: torch.Tensor,                                   # [N, num_ws, w_dim]
+        start: int = 0,                                     # Position in [input, L0, ..., ToRGB] to run from.
+        carry: Optional[torch.Tensor] = None,               # The output of position start-1.
+        noise_mode: str = "const",                          # No noise inputs: accepted and ignored.
+        noise: Optional[Mapping[str, torch.Tensor]] = None,
+        noise_scales: Optional[Mapping[str, float]] = None,
+        transform: Optional[torch.Tensor] = None,           # [3, 3] or [N, 3, 3]; None: the input's buffer.
+        low_precision: Optional[LowPrecision] = None,       # (dtype, first position in it); None: fp32.
+        channels_last: bool = False,                        # Accepted; the filtered ops choose their layout.
+        on_layer: Optional[OnLayer] = None,                 # (position, output, carry = that output)
     ) -> torch.Tensor:
-        """Synthesis from position `start` of [input, L0, ..., ToRGB]: w index k drives position k, so a change
-        of ws[:, k] reruns from `start=k` given the output of position k-1."""
+        """Synthesis from position `start` (explorer/nn/family.py): w index k drives position k, and the carry
+        is the previous position's output, so a change of ws[:, k] reruns from position k."""
         _check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
-        if not 0 <= start < self.num_ws:
-            raise ValueError(f"start must be in 0..{self.num_ws - 1}, got {start}")
+        check_noise_mode(noise_mode)
+        named = [*(noise or {}), *(noise_scales or {})]
+        if named:
+            raise ValueError(f"StyleGAN3 has no noise inputs (got noise for {named[0]!r})")
+        if not 0 <= start <= self.num_ws:
+            raise ValueError(f"start must be in 0..{self.num_ws}, got {start}")
+        if start > 0 and carry is None:
+            raise ValueError("resuming synthesis needs the carry of the layer before")
         ws = ws.to(torch.float32).unbind(dim=1)
+        x = carry
         if start == 0:
-            x = self.input(ws[0])
+            x = self.input(ws[0], transform)
             if on_layer is not None:
-                on_layer("input", x)
-        elif x is None:
-            raise ValueError("resuming synthesis needs the previous layer's output x")
-        for layer, w in list(zip(self.layers(), ws[1:]))[max(start - 1, 0):]:
-            low = layer.spec.use_fp16 and not force_fp32 and x.device.type == "cuda"
-            x = layer(x, w, dtype=torch.float16 if low else torch.float32)
+                on_layer(0, x, x)
+        for k, layer in enumerate(self.layers()[max(start - 1, 0):], start=max(start, 1)):
+            low = low_precision is not None and k >= low_precision[1]
+            x = layer(x, ws[k], dtype=low_precision[0] if low else torch.float32)
             if on_layer is not None:
-                on_layer(layer.name, x)
+                on_layer(k, x, x)
         return x.to(torch.float32) * self.output_scale
 
     def forward(
         self,
         ws: torch.Tensor,
         noise_mode: str = "const",        # Accepted for NVlabs' conventions; there is no noise to shape.
-        force_fp32: bool = False,
-        noise: Optional[Mapping[str, torch.Tensor]] = None,   # Per noise layer: there are none, so empty.
-        noise_scales: Optional[Mapping[str, float]] = None,
-        **kwargs,
+        force_fp32: bool = False,         # NVlabs: keep fp32 on a GPU even where the layer was trained in fp16.
+        **options,
     ) -> torch.Tensor:
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
-        named = [*(noise or {}), *(noise_scales or {})]
-        if named:
-            raise ValueError(f"StyleGAN3 has no noise inputs (got noise for {named[0]!r})")
-        return self.run_layers(ws, force_fp32=force_fp32, **kwargs)
+        """NVlabs' call: on a GPU the layers they train in fp16 run in fp16 unless force_fp32 (or a plan is given)."""
+        if "low_precision" not in options and not force_fp32 and ws.device.type == "cuda":
+            first = next((i for i, layer in enumerate(self.layer_table.layers) if layer.fp16), None)
+            options["low_precision"] = None if first is None else (torch.float16, first)
+        return self.run(ws, noise_mode=noise_mode, **options)
 
 
 # --- The generator -------------------------------------------------------------------------------------
@@ -228,4 +242,4 @@ class StyleGAN3Generator(GeneratorBase):
             lr_multiplier=cfg.mapping_lr_multiplier,
             w_avg_beta=cfg.w_avg_beta,
         )
-        self.layer_table = build_stylegan3_layer_table(cfg)
+        self.layer_table: LayerTable = self.synthesis.layer_table

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ..io.arrays import read_npz
 from ..latents import write_npz
-from ..nn.generator import Generator
+from ..nn.family import FamilyGenerator
 from .losses import ProjectionLoss
 
 SPACES = ("w", "w+")
@@ -89,7 +89,7 @@ def w_noise_scale(step: int, cfg: ProjectorConfig, w_std: float) -> float:
 
 
 @torch.no_grad()
-def w_statistics(G: Generator, samples: int = 10_000, c: Optional[torch.Tensor] = None, seed: int = 123) -> tuple[torch.Tensor, float]:
+def w_statistics(G: FamilyGenerator, samples: int = 10_000, c: Optional[torch.Tensor] = None, seed: int = 123) -> tuple[torch.Tensor, float]:
     """(w_avg [w_dim], w_std) from `samples` mapped z, as NVlabs: w_std = sqrt(E |w - w_avg|^2)."""
     rnd = np.random.RandomState(seed)
     z = torch.from_numpy(rnd.randn(samples, G.z_dim)).to(torch.float32).to(G.device)
@@ -116,7 +116,7 @@ def noise_regularizer(noise: torch.Tensor) -> torch.Tensor:
 
 
 def project(
-    G: Generator,                          # The generator (its parameters are not changed).
+    G: FamilyGenerator,                    # The generator (its parameters are not changed).
     targets: torch.Tensor,                 # [N, 3, R, R] in [-1, 1] (or uint8 [N, R, R, 3]).
     loss: Optional[ProjectionLoss] = None,  # Distance to the targets; None = default terms.
     cfg: ProjectorConfig = ProjectorConfig(),
@@ -142,13 +142,12 @@ def project(
     channels_last = device.type == "cpu"  # NHWC convolutions are faster there, forward and backward
     num_opt = 1 if cfg.space == "w" else G.num_ws
     w_opt = w_avg.detach().clone().view(1, 1, -1).repeat(n, num_opt, 1).requires_grad_(True)
-    noise_layers = [layer for layer in G.layer_table.noise_layers]
-    noise_bufs: dict[str, torch.Tensor] = {}
-    for layer in noise_layers:
+    noise_bufs: dict[str, torch.Tensor] = {}   # none for a family without noise inputs (StyleGAN3)
+    for layer in G.layer_table.noise_layers:
         if cfg.optimize_noise:
-            buf = torch.randn([n, 1, layer.resolution, layer.resolution], generator=gen).to(device)
+            buf = torch.randn([n, 1, layer.size, layer.size], generator=gen).to(device)
         else:  # the noise every other command renders with
-            buf = _layer(G, layer.name).noise_const.detach().to(device).expand(n, 1, -1, -1).clone()
+            buf = G.synthesis.get_submodule(layer.name).noise_const.detach().to(device).expand(n, 1, -1, -1).clone()
         noise_bufs[layer.name] = buf.requires_grad_(cfg.optimize_noise)
     params = [w_opt] + (list(noise_bufs.values()) if cfg.optimize_noise else [])
     optimizer = torch.optim.Adam(params, betas=(0.9, 0.999), lr=cfg.initial_learning_rate)
@@ -212,19 +211,14 @@ def project(
 
 
 @torch.no_grad()
-def synthesize(G: Generator, ws: torch.Tensor, noise: Optional[dict[str, torch.Tensor]] = None) -> torch.Tensor:
+def synthesize(G: FamilyGenerator, ws: torch.Tensor, noise: Optional[dict[str, torch.Tensor]] = None) -> torch.Tensor:
     """Images of a projection result (with its optimised noise when given), NCHW in [-1, 1]."""
     dev = G.device
     noise = None if noise is None else {k: v.to(dev) for k, v in noise.items()}
     return G.synthesis(ws.to(dev), noise_mode="const", noise=noise)
 
 
-def _layer(G: Generator, name: str) -> torch.nn.Module:
-    block, conv = name.split(".")
-    return getattr(getattr(G.synthesis, block), conv)
-
-
-def _as_images(targets: torch.Tensor, G: Generator) -> torch.Tensor:
+def _as_images(targets: torch.Tensor, G: FamilyGenerator) -> torch.Tensor:
     if isinstance(targets, np.ndarray):
         targets = torch.from_numpy(targets)
     if targets.dtype == torch.uint8:

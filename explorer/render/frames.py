@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..images import to_uint8
-from ..nn.generator import Generator
+from ..nn.family import FamilyGenerator, LowPrecision
 from .renderer import Renderer
 from .state import RenderState
 
@@ -24,7 +24,7 @@ class FrameSettings:
     noise_mode: str = "const"
     noise: Optional[dict[str, torch.Tensor]] = None      # layer -> [1 or N, 1, R, R]
     noise_scales: Optional[dict[str, float]] = None      # layer -> multiplier (0 = off)
-    low_precision: Optional[tuple[torch.dtype, int]] = None
+    low_precision: Optional[LowPrecision] = None         # (dtype, first layer in it)
     channels_last: bool = True
 
 
@@ -39,7 +39,7 @@ def state_frame_settings(state: RenderState, renderer: Renderer) -> FrameSetting
     return FrameSettings(state.noise_mode, noise, scales, model.low_precision, model.channels_last)
 
 
-def default_batch_size(G: Generator) -> int:
+def default_batch_size(G: FamilyGenerator) -> int:
     """Frames per forward pass: 8 up to 128 px, 4 at 256 px, then 1 (about 0.25 MPix of output).
 
     Measured with benchmarks/video_fps.py on 2 CPU cores (one torch thread, CPU time per frame): at 64 px
@@ -50,7 +50,7 @@ def default_batch_size(G: Generator) -> int:
 
 
 @torch.no_grad()
-def render_frames(G: Generator, ws: torch.Tensor, settings: Optional[FrameSettings] = None,
+def render_frames(G: FamilyGenerator, ws: torch.Tensor, settings: Optional[FrameSettings] = None,
                   batch_size: Optional[int] = None, uint8: bool = True) -> Iterator[np.ndarray]:
     """Yield frames batch by batch: uint8 [B, H, W, 3], or with uint8=False the raw float [B, C, H, W].
 

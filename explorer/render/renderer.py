@@ -1,15 +1,16 @@
 """Renderer: RenderState -> HxWx3 uint8, doing only the work a change requires.
 
     state --(cached per source)--> w_A, w_B --interp t--> base --truncate--> --mix per w index--> --edits--> ws
-    ws + noise --synthesis, resumed from the first block whose inputs changed--> image --uint8 on device--> host
+    ws + noise --synthesis, resumed from the first layer whose inputs changed--> image --uint8 on device--> host
 
 Mapping runs once per source (truncation, interpolation and mixing are cheap arithmetic on its result), and
-synthesis keeps every layer's output from the previous frame: a change that first reaches layer k (a fine
-mix weight, one noise scale, a direction edit on the fine range) reruns from that layer on, inside its
-block where it can (not past a 'resnet' skip sum). Cached and uncached renders give the same pixels. The
-kept outputs also feed the app's layer viewer (layer_output): no second forward pass. The cost: conv0
-outputs besides the block outputs (conv1's are the block outputs themselves), ~140 MB at 1024 px config-f in
-fp16 on a GPU, ~280 MB in fp32 on the CPU.
+synthesis keeps every layer's output and carry from the previous frame (explorer/nn/family.py): a change that
+first reaches layer k (a fine mix weight, one noise scale, a direction edit on the fine range) reruns from
+layer k on, for every generator family alike. A layer's inputs are the w its table entry names, its noise
+(mode, scale) where it takes noise, and the carry of the layer before. Cached and uncached renders give the
+same pixels. The kept outputs also feed the app's layer viewer (layer_output): no second forward pass. They
+cost no copies (the carries point at the same tensors); StyleGAN2 keeps ~140 MB at 1024 px config-f in fp16
+on a GPU, ~280 MB in fp32 on the CPU.
 Edits move ws[:, range] by alpha * std * direction: alpha counts standard deviations of w (directions.py).
 """
 from __future__ import annotations
@@ -30,16 +31,17 @@ from ..errors import ExplorerError
 from ..images import to_uint8
 from ..io import load_generator, resolve_device
 from ..latents import load_ws, one_hot, z_from_seed
-from ..nn.generator import Generator, truncate
+from ..nn.family import FamilyGenerator, LowPrecision, truncate
+from ..nn.layer_table import LayerTable
 from .state import RenderState, Source
 
 
 @dataclasses.dataclass
 class RenderStats:
     seconds: float = 0.0          # wall time of the last render
-    first_block: int = 0          # block synthesis resumed from (0 = full synthesis)
-    first_layer: str = ""         # layer it resumed from ('b64.conv1'; '' = nothing rerun)
-    num_blocks: int = 0
+    first_index: int = 0          # layer synthesis resumed from (0 = full synthesis, num_layers = nothing rerun)
+    first_layer: str = ""         # its name ('b64.conv1'; '' = nothing rerun)
+    num_layers: int = 0
     mapped: int = 0               # mapping-network evaluations in the last render
     device: str = "cpu"
     dtype: str = "float32"
@@ -47,9 +49,9 @@ class RenderStats:
 
 @dataclasses.dataclass
 class _Model:
-    G: Generator
+    G: FamilyGenerator
     key: tuple
-    low_precision: Optional[tuple[torch.dtype, int]]
+    low_precision: Optional[LowPrecision]
     channels_last: bool
 
 
@@ -95,7 +97,7 @@ class Renderer:
         if self._model is not None and self._model.key == key:
             return self._model
         G = load_generator(path, device=device)
-        low, channels_last = _precision_plan(G, device, state.precision)
+        low, channels_last = precision_plan(G.layer_table, device, state.precision)
         self._model = _Model(G, key, low, channels_last)
         self._w_cache.clear()
         self._noise_cache.clear()
@@ -111,26 +113,20 @@ class Renderer:
         return self._model
 
     @property
-    def generator(self) -> Optional[Generator]:
+    def generator(self) -> Optional[FamilyGenerator]:
         return None if self._model is None else self._model.G
 
-    def activations(self, block: int) -> Optional[torch.Tensor]:
-        """Feature maps [C, H, W] left by block `block` in the last render (no extra forward pass)."""
-        if self._prev is None or block >= len(self._prev["outputs"]):
-            return None
-        return self._prev["outputs"][block][0][0].float()
-
     def layer_output(self, name: str) -> Optional[torch.Tensor]:
-        """Output [C, H, W] of synthesis layer `name` ('b16.conv0', 'b16.torgb') in the last render."""
-        if self._prev is None:
+        """Output [C, H, W] of synthesis layer `name` ('b16.conv0', 'L3_52_512') in the last render."""
+        if self._prev is None or self._model is None:
             return None
-        for layers in self._prev["layers"]:
-            if name in layers:
-                return layers[name][0]
-        return None
+        try:
+            return self._prev["outputs"][self._model.G.layer_table.index(name)][0]
+        except (KeyError, IndexError):
+            return None
 
     # --- latents ----------------------------------------------------------------------------------
-    def compute_ws(self, state: RenderState, G: Generator, w_a: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def compute_ws(self, state: RenderState, G: FamilyGenerator, w_a: Optional[torch.Tensor] = None) -> torch.Tensor:
         """ws after interpolation, truncation, mixing and edits: [1, num_ws, w_dim], or [N, ...] when raw
         ws for source A are passed in as w_a [N, num_ws, w_dim] (video walks: every frame gets the state's
         treatment of A)."""
@@ -162,7 +158,7 @@ class Renderer:
             ws[:, idx] += edit.alpha * d
         return ws
 
-    def _source_w(self, G: Generator, src: Source) -> torch.Tensor:
+    def _source_w(self, G: FamilyGenerator, src: Source) -> torch.Tensor:
         key = ("src", src.seed if src.w_path is None else None, src.w_path, src.w_row, src.class_idx)
         if self.use_cache and key in self._w_cache:
             return self._w_cache[key]
@@ -178,7 +174,7 @@ class Renderer:
         self._w_cache[key] = w
         return w
 
-    def _slerp_w(self, G: Generator, a: Source, b: Source, t: float) -> torch.Tensor:
+    def _slerp_w(self, G: FamilyGenerator, a: Source, b: Source, t: float) -> torch.Tensor:
         key = ("slerp", a.seed, b.seed, a.class_idx, b.class_idx, t)
         if self.use_cache and key in self._w_cache:
             return self._w_cache[key]
@@ -195,7 +191,7 @@ class Renderer:
         return w
 
     # --- noise ------------------------------------------------------------------------------------
-    def noise_inputs(self, state: RenderState, G: Generator) -> tuple[Optional[dict], dict[str, float]]:
+    def noise_inputs(self, state: RenderState, G: FamilyGenerator) -> tuple[Optional[dict], dict[str, float]]:
         """(noise tensors or None, per-layer scales): seeded 'random' noise and switched-off resolutions."""
         layers = G.layer_table.noise_layers
         scales = {c.name: (0.0 if c.resolution in state.noise_off_res else state.noise_scale(i))
@@ -211,56 +207,38 @@ class Renderer:
     def _synthesize(self, model: _Model, ws: torch.Tensor, noise_mode: str, noise: Optional[dict],
                     scales: dict[str, float]) -> torch.Tensor:
         G = model.G
-        blocks = G.synthesis.blocks()
-        # Compare inputs on the host: one device->host copy per frame instead of a sync per block.
-        block_ws = G.synthesis.block_ws(ws.detach().to("cpu", copy=True))
+        layers = G.layer_table.layers
+        # Compare inputs on the host: one device->host copy per frame instead of a sync per layer.
+        ws_host = ws.detach().to("cpu", copy=True)
         noise_tag = noise_mode if noise_mode != "random" else ("random", id(noise))
-        sigs = [[(noise_tag, scales.get(f"b{b.resolution}.{n}", 1.0)) for n in b.layer_names()] for b in blocks]
-        start, resume_at = 0, 0
+        sigs = [(noise_tag, scales.get(layer.name, 1.0)) if layer.noise else None for layer in layers]
+        start = 0
         prev = self._prev if self.use_cache else None
         if prev is not None and prev["model"] == model.key:
-            start = len(blocks)
-            for j in range(len(blocks)):
-                changed = [k for k in range(len(sigs[j])) if prev["sigs"][j][k] != sigs[j][k]
-                           or not torch.equal(prev["block_ws"][j][:, k], block_ws[j][:, k])]
-                if changed:
-                    start, resume_at = j, (changed[0] if blocks[j].can_resume_at(changed[0]) else 0)
-                    break
-            if start == len(blocks):  # nothing changed
-                self._set_stats(start, 0, blocks)
-                return prev["outputs"][-1][1]
+            moved = {i for i in range(ws_host.shape[1]) if not torch.equal(prev["ws"][:, i], ws_host[:, i])}
+            start = next((k for k, layer in enumerate(layers) if layer.w_index in moved or prev["sigs"][k] != sigs[k]),
+                         len(layers))
+            if start == len(layers):  # nothing changed
+                self._set_stats(start, layers)
+                return prev["image"]
         outputs: list = list(prev["outputs"][:start]) if start > 0 else []
-        layers: list[dict] = list(prev["layers"][:start]) if start > 0 else []
-        x, img = (outputs[-1] if outputs else (None, None))
-        # This block's layer outputs (the same tensors, no copies); a resumed block starts with the
-        # outputs it keeps from the last frame.
-        kept: dict[str, torch.Tensor] = {}
-        if resume_at:
-            block = blocks[start]
-            names = [f"b{block.resolution}.{n}" for n in block.layer_names()]
-            kept = {n: prev["layers"][start][n] for n in names[:resume_at]}
-            x = prev["outputs"][start][0] if names[resume_at].endswith("torgb") else kept[names[resume_at - 1]]
+        carries: list = list(prev["carries"][:start]) if start > 0 else []
 
-        def keep_layer(name: str, y: torch.Tensor) -> None:
-            kept[name] = y
+        def keep(i: int, y: torch.Tensor, carry) -> None:
+            outputs.append(y)
+            carries.append(carry)
 
-        def keep(i: int, x_i: torch.Tensor, img_i: torch.Tensor) -> None:
-            outputs.append((x_i, img_i))
-            layers.append(dict(kept))
-            kept.clear()
-
-        img = G.synthesis.run_blocks(ws, start=start, resume_at=resume_at, x=x, img=img, noise_mode=noise_mode,
-                                     noise=noise, noise_scales=scales, low_precision=model.low_precision,
-                                     channels_last=model.channels_last, on_block=keep, on_layer=keep_layer)
-        self._prev = {"model": model.key, "sigs": sigs, "block_ws": block_ws,
-                      "outputs": outputs, "layers": layers}
-        self._set_stats(start, resume_at, blocks)
+        img = G.synthesis.run(ws, start=start, carry=carries[-1] if carries else None, noise_mode=noise_mode,
+                              noise=noise, noise_scales=scales, low_precision=model.low_precision,
+                              channels_last=model.channels_last, on_layer=keep)
+        self._prev = {"model": model.key, "sigs": sigs, "ws": ws_host, "outputs": outputs, "carries": carries,
+                      "image": img}
+        self._set_stats(start, layers)
         return img
 
-    def _set_stats(self, start: int, resume_at: int, blocks: list) -> None:
-        self.stats.first_block, self.stats.num_blocks = start, len(blocks)
-        self.stats.first_layer = ("" if start == len(blocks)
-                                  else f"b{blocks[start].resolution}.{blocks[start].layer_names()[resume_at]}")
+    def _set_stats(self, start: int, layers: tuple) -> None:
+        self.stats.first_index, self.stats.num_layers = start, len(layers)
+        self.stats.first_layer = "" if start == len(layers) else layers[start].name
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -273,17 +251,17 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
 
 
-def _precision_plan(G: Generator, device: torch.device, precision: str) -> tuple[Optional[tuple[torch.dtype, int]], bool]:
-    """(low-precision dtype and first resolution, channels_last) for a device and a precision setting.
+def precision_plan(table: LayerTable, device: torch.device, precision: str) -> tuple[Optional[LowPrecision], bool]:
+    """(reduced-precision dtype and the first layer that runs in it, channels_last) for a device and a setting.
 
-    auto: fp16 on CUDA for the top 4 resolutions (as NVlabs trains them), fp32 on the CPU.
-    fp16 / bf16: every block from 8 px up. Activations are NHWC everywhere: measured faster on both.
+    auto: fp16 on CUDA for the layers NVlabs train in fp16 (StyleGAN2: the top 4 resolutions), fp32 on the CPU.
+    fp16 / bf16: every layer from 8 px up. Activations are NHWC everywhere: measured faster on both.
     """
     if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return None, True
-    if precision == "auto":
-        first = max(2 ** (int(math.log2(G.img_resolution)) + 1 - 4), 8)
-        return (torch.float16, first), True
     if precision == "fp16" and device.type != "cuda":
         raise ExplorerError("fp16 needs a CUDA device (use bf16 or fp32 on the CPU)")
-    return (torch.float16 if precision == "fp16" else torch.bfloat16, 8), True
+    dtype = torch.float16 if precision in ("auto", "fp16") else torch.bfloat16
+    wanted = (lambda layer: layer.fp16) if precision == "auto" else (lambda layer: layer.resolution >= 8)
+    first = next((i for i, layer in enumerate(table.layers) if wanted(layer)), None)
+    return (None if first is None else (dtype, first)), True

@@ -25,7 +25,7 @@ import torch
 
 from ..errors import ExplorerError
 from ..latents import load_ws, one_hot, z_from_seed
-from ..nn.generator import Generator
+from ..nn.family import FamilyGenerator
 from ..render.frames import render_frames, state_frame_settings
 from ..render.renderer import Renderer
 from ..render.state import INTERP_SPACES, RenderState, Source
@@ -89,7 +89,7 @@ def walk_ws(walk: Walk, state: RenderState, renderer: Optional[Renderer] = None)
         return renderer.compute_ws(state.replace(t=0.0), G, w_a=w)
 
 
-def _class_path(keys: Sequence[Source], walk: Walk, G: Generator) -> Optional[torch.Tensor]:
+def _class_path(keys: Sequence[Source], walk: Walk, G: FamilyGenerator) -> Optional[torch.Tensor]:
     if G.c_dim == 0:
         for k in keys:
             one_hot(k.class_idx, 0)  # raises the usual message if a class was given
