@@ -6,7 +6,7 @@ from typing import Optional
 import dearpygui.dearpygui as dpg
 
 from explorer.app.model_info import ModelInfo
-from explorer.nn.generator import NOISE_MODES
+from explorer.nn.family import NOISE_MODES
 from explorer.render.state import NOISE_SCALE_RANGE, RenderState
 
 from .panel import Panel

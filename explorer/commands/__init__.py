@@ -6,7 +6,7 @@ import dataclasses
 from typing import Optional
 
 from ..errors import ExplorerError
-from ..nn.generator import NOISE_MODES
+from ..nn.family import NOISE_MODES
 from ..render.state import DEVICES, PRECISIONS, RenderState
 
 

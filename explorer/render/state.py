@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from ..errors import ExplorerError
 from ..files import atomic_write
-from ..nn.generator import NOISE_MODES
+from ..nn.family import NOISE_MODES
 
 if TYPE_CHECKING:
     from ..nn.layer_table import LayerTable
