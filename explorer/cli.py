@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 from .errors import ExplorerError
 
 COMMANDS = ("gui", "generate", "mix", "noise_grid", "video", "project", "train", "dataset", "metrics",
-            "directions", "convert", "info")
+            "directions", "convert", "blend", "info")
 
 
 def build_parser() -> argparse.ArgumentParser:

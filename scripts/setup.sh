@@ -8,13 +8,14 @@ VENV=${EXPLORER_VENV:-.venv}
 need_apt=()
 command -v Xvfb >/dev/null || need_apt+=(xvfb)
 command -v xdotool >/dev/null || need_apt+=(xdotool)
+command -v jackd >/dev/null || need_apt+=(jackd2)   # a JACK server gives the MIDI tests virtual ports (no ALSA sequencer in containers)
 [ -e /usr/lib/x86_64-linux-gnu/libGL.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libGL.so.1 ] || need_apt+=(libgl1 libglx-mesa0 libgl1-mesa-dri)
 if [ ${#need_apt[@]} -gt 0 ] && command -v apt-get >/dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "installing system packages: ${need_apt[*]}"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      xvfb xdotool x11-utils libgl1 libglx-mesa0 libgl1-mesa-dri >/dev/null
+      xvfb xdotool x11-utils libgl1 libglx-mesa0 libgl1-mesa-dri jackd2 >/dev/null
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

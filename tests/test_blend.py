@@ -1,0 +1,91 @@
+"""Blending two generators of one architecture layer by layer (`explorer blend`)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from explorer.cli import main
+from explorer.errors import ExplorerError
+from explorer.io import load_generator
+from explorer.io.native import save_generator
+from explorer.nn.blend import (blend_generators, blend_layers, check_same_architecture, layer_tensor_names,
+                               parse_weights)
+from tests.conftest import make_generator
+
+A, B = make_generator(1), make_generator(2)        # same architecture, different weights (32 px: 4-32)
+
+
+def images(G, ws):
+    return G.synthesis(ws, noise_mode="const")
+
+
+@pytest.fixture(scope="module")
+def ws():
+    torch.manual_seed(0)
+    return A.mapping(torch.randn(2, A.z_dim), None)
+
+
+def test_layers_are_listed_in_synthesis_order_with_their_level():
+    layers = blend_layers(A.layer_table)
+    assert [x.name for x in layers][:5] == ["b4.conv1", "b4.torgb", "b8.conv0", "b8.conv1", "b8.torgb"]
+    assert layers[-1].name == "b32.torgb" and len(layers) == 2 + 3 * 3
+    assert {x.level for x in layers if x.resolution <= 8} == {"coarse"} and layers[-1].level == "middle"
+
+
+def test_zero_is_the_first_model_and_one_the_second(ws):
+    n = len(blend_layers(A.layer_table))
+    assert torch.equal(images(blend_generators(A, B, [0.0] * n), ws), images(A, ws))
+    assert torch.equal(images(blend_generators(A, B, [1.0] * n), ws), images(B, ws))   # the same w drives both
+    assert not torch.equal(images(A, ws), images(B, ws))
+
+
+def test_a_level_takes_only_its_layers_from_the_second_model():
+    G = blend_generators(A, B, parse_weights("coarse=1", A.layer_table))
+    sd, sa, sb = G.state_dict(), A.state_dict(), B.state_dict()
+    coarse = {k for x in blend_layers(A.layer_table) if x.level == "coarse" for k in layer_tensor_names(A, x.name)}
+    assert "synthesis.b4.const" in coarse and "synthesis.b8.conv0.weight" in coarse
+    for k in sd:
+        expected = sb[k] if k in coarse else sa[k]
+        assert torch.equal(sd[k], expected), k
+    assert torch.equal(G.mapping.w_avg, A.mapping.w_avg)
+
+
+def test_a_weight_between_interpolates_the_tensors():
+    G = blend_generators(A, B, parse_weights("b16.conv0=0.25", A.layer_table))
+    key = "synthesis.b16.conv0.weight"
+    assert torch.allclose(G.state_dict()[key], torch.lerp(A.state_dict()[key], B.state_dict()[key], 0.25))
+    assert torch.equal(G.state_dict()["synthesis.b16.conv1.weight"], A.state_dict()["synthesis.b16.conv1.weight"])
+
+
+def test_weight_specs():
+    t = A.layer_table
+    w = parse_weights("all=0.5,16=1,b32.torgb=0", t)
+    names = [x.name for x in blend_layers(t)]
+    assert w[names.index("b4.conv1")] == 0.5 and w[names.index("b16.conv0")] == 1.0 and w[-1] == 0.0
+    for bad, msg in [("fine=1", "bad blend target 'fine'"), ("coarse=2", "weight in"), ("coarse", "NAME=WEIGHT"),
+                     ("b64.conv0=1", "bad blend target")]:
+        with pytest.raises(ExplorerError, match=msg):
+            parse_weights(bad, t)
+
+
+def test_mismatched_architectures_get_a_clear_message():
+    with pytest.raises(ExplorerError, match=r"b.pt cannot be blended with a.pt: different architecture \(img_resolution 64 vs 32\)"):
+        check_same_architecture(A, make_generator(img_resolution=64), "a.pt", "b.pt")
+    with pytest.raises(ExplorerError, match=r"different architecture \(synthesis.b4.const: shape"):
+        check_same_architecture(A, make_generator(channel_max=32), "a.pt", "b.pt")
+
+
+def test_the_command_writes_the_blended_generator(tmp_path, ws, capsys):
+    a, b = save_generator(A, tmp_path / "a.safetensors"), save_generator(B, tmp_path / "b.safetensors")
+    out = tmp_path / "c.safetensors"
+    assert main(["blend", str(a), str(b), "--levels", "coarse=0,middle=0.5", "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    C = load_generator(out)
+    expected = blend_generators(A, B, parse_weights("coarse=0,middle=0.5", A.layer_table))
+    assert torch.equal(images(C, ws), images(expected, ws))
+    assert "blend" in dict(C.cfg.provenance)
+    other = save_generator(make_generator(channel_base=256), tmp_path / "other.safetensors")
+    assert main(["blend", str(a), str(other), "--levels", "fine=1", "--out", str(tmp_path / "d.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert "other.safetensors cannot be blended" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "d.safetensors").exists()
