@@ -1,6 +1,7 @@
 """Blending two generators of one architecture layer by layer (`explorer blend`)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -8,7 +9,7 @@ from explorer.cli import main
 from explorer.errors import ExplorerError
 from explorer.io import load_generator
 from explorer.io.native import save_generator
-from explorer.nn.blend import (blend_generators, blend_layers, check_same_architecture, layer_tensor_names,
+from explorer.nn.blend import (blend_generators, check_same_architecture, layer_tensor_names,
                                parse_weights)
 from tests.conftest import make_generator
 
@@ -26,14 +27,14 @@ def ws():
 
 
 def test_layers_are_listed_in_synthesis_order_with_their_level():
-    layers = blend_layers(A.layer_table)
+    layers = A.layer_table.layers
     assert [x.name for x in layers][:5] == ["b4.conv1", "b4.torgb", "b8.conv0", "b8.conv1", "b8.torgb"]
     assert layers[-1].name == "b32.torgb" and len(layers) == 2 + 3 * 3
     assert {x.level for x in layers if x.resolution <= 8} == {"coarse"} and layers[-1].level == "middle"
 
 
 def test_zero_is_the_first_model_and_one_the_second(ws):
-    n = len(blend_layers(A.layer_table))
+    n = len(A.layer_table.layers)
     assert torch.equal(images(blend_generators(A, B, [0.0] * n), ws), images(A, ws))
     assert torch.equal(images(blend_generators(A, B, [1.0] * n), ws), images(B, ws))   # the same w drives both
     assert not torch.equal(images(A, ws), images(B, ws))
@@ -42,7 +43,7 @@ def test_zero_is_the_first_model_and_one_the_second(ws):
 def test_a_level_takes_only_its_layers_from_the_second_model():
     G = blend_generators(A, B, parse_weights("coarse=1", A.layer_table))
     sd, sa, sb = G.state_dict(), A.state_dict(), B.state_dict()
-    coarse = {k for x in blend_layers(A.layer_table) if x.level == "coarse" for k in layer_tensor_names(A, x.name)}
+    coarse = {k for x in A.layer_table.layers if x.level == "coarse" for k in layer_tensor_names(A, x.name)}
     assert "synthesis.b4.const" in coarse and "synthesis.b8.conv0.weight" in coarse
     for k in sd:
         expected = sb[k] if k in coarse else sa[k]
@@ -60,7 +61,7 @@ def test_a_weight_between_interpolates_the_tensors():
 def test_weight_specs():
     t = A.layer_table
     w = parse_weights("all=0.5,16=1,b32.torgb=0", t)
-    names = [x.name for x in blend_layers(t)]
+    names = [x.name for x in t.layers]
     assert w[names.index("b4.conv1")] == 0.5 and w[names.index("b16.conv0")] == 1.0 and w[-1] == 0.0
     for bad, msg in [("fine=1", "bad blend target 'fine'"), ("coarse=2", "weight in"), ("coarse", "NAME=WEIGHT"),
                      ("b64.conv0=1", "bad blend target")]:
@@ -89,3 +90,52 @@ def test_the_command_writes_the_blended_generator(tmp_path, ws, capsys):
     err = capsys.readouterr().err
     assert "other.safetensors cannot be blended" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "d.safetensors").exists()
+
+
+# --- blending live in the renderer ---------------------------------------------------------------------
+
+from explorer.live.controls import apply  # noqa: E402
+from explorer.render.renderer import Renderer  # noqa: E402
+from explorer.render.state import RenderState, Source  # noqa: E402
+
+
+@pytest.fixture
+def pair(tmp_path):
+    return str(save_generator(A, tmp_path / "a.safetensors")), str(save_generator(B, tmp_path / "b.safetensors"))
+
+
+def test_the_renderer_draws_what_explorer_blend_writes(pair, tmp_path):
+    a, b = pair
+    weights = parse_weights("coarse=1,b16.conv1=0.5", A.layer_table)
+    written = save_generator(blend_generators(A, B, weights), tmp_path / "c.safetensors")
+    state = RenderState(checkpoint=a, device="cpu", a=Source(seed=4), psi=0.8)
+    live = Renderer().render(state.replace(blend_with=b, blend=weights))
+    assert np.array_equal(live, Renderer().render(state.replace(checkpoint=str(written))))
+    assert not np.array_equal(live, Renderer().render(state))
+    assert np.array_equal(Renderer().render(state.replace(blend_with=b)), Renderer().render(state))   # weights 0
+
+
+def test_a_blend_change_reruns_from_its_first_layer_and_matches_an_uncached_render(pair):
+    a, b = pair
+    table = A.layer_table
+    state = RenderState(checkpoint=a, device="cpu", a=Source(seed=2), b=Source(seed=3), blend_with=b)
+    cached = Renderer()
+    cached.render(state)
+    steps = [("/explorer/blend_level/middle", 0.5, "b16.conv0"),
+             ("/explorer/blend/10", 1.0, "b32.torgb"),
+             ("/explorer/blend/2", 0.25, "b8.conv0"),
+             ("/explorer/blend_level/middle", 0.0, "b16.conv0"),
+             ("/explorer/psi", 0.7, "b4.conv1")]
+    for address, value, first in steps:
+        state = apply(state, table, address, [value])
+        image = cached.render(state)
+        assert cached.stats.first_layer == first, address
+        assert np.array_equal(image, Renderer(use_cache=False).render(state)), address
+
+
+def test_a_second_model_of_another_architecture_is_refused_with_its_name(tmp_path, pair):
+    a, _ = pair
+    other = str(save_generator(make_generator(img_resolution=64), tmp_path / "big.safetensors"))
+    state = RenderState(checkpoint=a, device="cpu", blend_with=other, blend=(1.0,))
+    with pytest.raises(ExplorerError, match="big.safetensors cannot be blended with .*a.safetensors"):
+        Renderer().render(state)

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import ExplorerError
     from ..io import load_generator, save_generator
-    from ..nn.blend import blend_generators, blend_layers, check_same_architecture, parse_weights
+    from ..nn.blend import blend_generators, check_same_architecture, parse_weights
 
     if not str(args.out).endswith(".safetensors"):
         raise ExplorerError(f"{args.out}: the blended generator is written as .safetensors")
@@ -29,6 +29,6 @@ def run(args: argparse.Namespace) -> int:
     weights = parse_weights(args.weights, first.layer_table)
     G = blend_generators(first, second, weights, provenance={"blend": f"{args.first} + {args.second}: {args.weights}"})
     out = save_generator(G, args.out)
-    summary = ", ".join(f"{layer.name}={w:g}" for layer, w in zip(blend_layers(G.layer_table), weights) if w)
+    summary = ", ".join(f"{layer.name}={w:g}" for layer, w in zip(G.layer_table.layers, weights) if w)
     print(f"wrote {out} ({G.img_resolution} px; from B: {summary or 'nothing'})")
     return 0

@@ -7,6 +7,8 @@
     /explorer/noise_off_res/16 1      membership of a set (1: noise at 16 px off, 0: on)
     /explorer/edits/0/alpha 1.5       a field of an existing edit
     /explorer/level/fine 1.0          group: the mix weight of every w index of a level
+    /explorer/blend/4 0.5             one synthesis layer's blend weight (0 = checkpoint, 1 = blend_with)
+    /explorer/blend_level/fine 1.0    group: the blend weight of every layer of a level
     /explorer/direction/2 1.5 [layers [directions]]   group: the edit of direction 2 (0 removes it)
 
 Addresses derive from the RenderState dataclass (its field names and type hints): a field added to it is
@@ -52,11 +54,13 @@ PER_INDEX = {
                     lambda s, idx, v, n: s.with_mix(list(idx), v, n)),
     "noise_scales": PerIndex(lambda table: len(table.noise_layers), RenderState.noise_scale,
                              lambda s, idx, v, n: _with_noise_scales(s, idx, v, n)),
+    "blend": PerIndex(lambda table: len(table.layers), RenderState.blend_weight,
+                      lambda s, idx, v, n: s.with_blend(list(idx), v, n)),
 }
 SET_MEMBERS = {   # tuple fields that hold a set of the model's values: address one member, value 1 = in
     "noise_off_res": lambda table: sorted({c.resolution for c in table.noise_layers}),
 }
-GROUPS = ("level", "direction")
+GROUPS = ("level", "blend_level", "direction")
 
 
 def _with_noise_scales(state: RenderState, indices: Sequence[int], value: float, n: int) -> RenderState:
@@ -170,6 +174,12 @@ def _apply(state: RenderState, table: LayerTable, address: str, path: list[str],
             raise ControlError("address", f"{address}: levels are {', '.join(LEVELS)}")
         value = coerce(_one(args, address), float, address)
         return state.with_mix(table.level_indices(rest[0]), value, table.num_ws)
+    if head == "blend_level":
+        if len(rest) != 1 or rest[0] not in LEVELS:
+            raise ControlError("address", f"{address}: levels are {', '.join(LEVELS)}")
+        value = coerce(_one(args, address), float, address)
+        layers = table.layers
+        return state.with_blend([i for i, x in enumerate(layers) if x.level == rest[0]], value, len(layers))
     if head == "direction":
         return _apply_direction(state, address, rest, args)
     hints = _hints(type(state))
@@ -302,6 +312,8 @@ def value_range(state: RenderState, table: LayerTable, address: str) -> tuple[fl
     head, last = path[0], path[-1]
     if head == "level":
         return (*RANGES["mix"], float)
+    if head == "blend_level":
+        return (*RANGES["blend"], float)
     if head == "direction" or last == "alpha":
         return (*RANGES["alpha"], float)
     if head in SET_MEMBERS:
@@ -329,7 +341,7 @@ def _leaf_type(cls: type, path: list[str]) -> Any:
 def _probe(state: RenderState, table: LayerTable, path: list[str]) -> Any:
     """A value the address accepts (its current one where it has one), to check that the address exists."""
     address = PREFIX + "/" + "/".join(path)
-    if path[0] in ("level", "direction"):
+    if path[0] in GROUPS:
         return 0.0
     current = snapshot(state, table).get(address)
     if current is not None and len(current) == 1:

@@ -12,6 +12,9 @@ same pixels. The kept outputs also feed the app's layer viewer (layer_output): n
 cost no copies (the carries point at the same tensors); StyleGAN2 keeps ~140 MB at 1024 px config-f in fp16
 on a GPU, ~280 MB in fp32 on the CPU.
 Edits move ws[:, range] by alpha * std * direction: alpha counts standard deviations of w (directions.py).
+Blending with a second checkpoint (state.blend_with, one weight per layer) swaps in a copy of the model whose
+layers are re-blended where their weight moved; the weight is part of each layer's inputs, so a blend change
+at layer k reruns from layer k like any other change.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from ..errors import ExplorerError
 from ..images import to_uint8
 from ..io import load_generator, resolve_device
 from ..latents import load_ws, one_hot, z_from_seed
+from ..nn.blend import LiveBlend
 from ..nn.family import FamilyGenerator, LowPrecision, truncate
 from ..nn.layer_table import LayerTable
 from .state import RenderState, Source
@@ -49,10 +53,12 @@ class RenderStats:
 
 @dataclasses.dataclass
 class _Model:
-    G: FamilyGenerator
+    G: FamilyGenerator            # what synthesis runs: the checkpoint's generator, or its blend
     key: tuple
     low_precision: Optional[LowPrecision]
     channels_last: bool
+    base: Optional[FamilyGenerator] = None            # the checkpoint's own generator
+    blend: Optional[tuple[tuple, LiveBlend]] = None   # (key of the second checkpoint, the live blend)
 
 
 class Renderer:
@@ -78,7 +84,7 @@ class Renderer:
             state = state.conform(model.G)
         ws = self.compute_ws(state, model.G)
         noise, scales = self.noise_inputs(state, model.G)
-        img = self._synthesize(model, ws, state.noise_mode, noise, scales)
+        img = self._synthesize(model, ws, state.noise_mode, noise, scales, self._blend_inputs(model))
         out = to_uint8(img) if as_uint8 else img
         if out.device.type == "cuda":
             torch.cuda.synchronize(out.device)
@@ -95,17 +101,42 @@ class Renderer:
             mtime = None
         key = (path, mtime, str(device), state.precision)
         if self._model is not None and self._model.key == key:
-            return self._model
+            return self._follow_blend(self._model, state)
         G = load_generator(path, device=device)
         low, channels_last = precision_plan(G.layer_table, device, state.precision)
-        self._model = _Model(G, key, low, channels_last)
+        self._model = _Model(G, key, low, channels_last, base=G)
         self._w_cache.clear()
         self._noise_cache.clear()
         self.directions.clear()
         self._prev = None
         self.stats.device = str(device)
         self.stats.dtype = "float32" if low is None else str(low[0]).replace("torch.", "")
-        return self._model
+        return self._follow_blend(self._model, state)
+
+    def _follow_blend(self, model: _Model, state: RenderState) -> _Model:
+        """Point model.G at the checkpoint itself, or at its blend with state.blend_with (loaded once)."""
+        weights = [state.blend_weight(i) for i in range(len(model.base.layer_table.layers))]
+        if not any(weights):
+            model.G = model.base
+            return model
+        path = str(Path(state.blend_with).expanduser())
+        try:
+            key = (path, os.path.getmtime(path))
+        except OSError:
+            key = (path, None)
+        if model.blend is None or model.blend[0] != key:
+            second = load_generator(path, device=model.base.device)
+            model.blend = (key, LiveBlend(model.base, second, model.key[0], path))
+        model.G = model.blend[1].generator(weights)
+        return model
+
+    @staticmethod
+    def _blend_inputs(model: _Model) -> dict[str, tuple]:
+        """Per layer, what the blend feeds it: (second checkpoint, weight) where the weight is not 0."""
+        if model.G is model.base or model.blend is None:
+            return {}
+        layers = model.base.layer_table.layers
+        return {layer.name: (model.blend[0], w) for layer, w in zip(layers, model.blend[1].weights) if w}
 
     @property
     def model(self) -> Optional[_Model]:
@@ -205,13 +236,14 @@ class Renderer:
 
     # --- synthesis --------------------------------------------------------------------------------
     def _synthesize(self, model: _Model, ws: torch.Tensor, noise_mode: str, noise: Optional[dict],
-                    scales: dict[str, float]) -> torch.Tensor:
+                    scales: dict[str, float], blend: dict[str, tuple]) -> torch.Tensor:
         G = model.G
         layers = G.layer_table.layers
         # Compare inputs on the host: one device->host copy per frame instead of a sync per layer.
         ws_host = ws.detach().to("cpu", copy=True)
         noise_tag = noise_mode if noise_mode != "random" else ("random", id(noise))
-        sigs = [(noise_tag, scales.get(layer.name, 1.0)) if layer.noise else None for layer in layers]
+        sigs = [((noise_tag, scales.get(layer.name, 1.0)) if layer.noise else None, blend.get(layer.name))
+                for layer in layers]
         start = 0
         prev = self._prev if self.use_cache else None
         if prev is not None and prev["model"] == model.key:

@@ -32,6 +32,7 @@ RANGES = {                         # the values a numeric field may take (and a 
     "mix": (0.0, 1.0),             # each weight
     "noise_scales": NOISE_SCALE_RANGE,   # each scale
     "alpha": (-5.0, 5.0),          # an edit's alpha, in standard deviations of w
+    "blend": (0.0, 1.0),           # each layer's blend weight
 }
 EXTRAS_KEY = "extras"              # a session's data that does not decide pixels (bookmarks, MIDI): see explorer.live
 
@@ -90,7 +91,6 @@ class Edit:
         _check_range("alpha", self.alpha)
 
 
-
 @dataclasses.dataclass(frozen=True)
 class RenderState:
     checkpoint: Optional[str] = None          # None = the bundled generator
@@ -108,10 +108,12 @@ class RenderState:
     noise_scales: tuple[float, ...] = ()      # per noise layer, in layer order (missing entries = 1)
     noise_off_res: tuple[int, ...] = ()       # resolutions whose noise is switched off
     edits: tuple[Edit, ...] = ()              # semantic direction offsets
+    blend_with: Optional[str] = None          # a second checkpoint of the same architecture (None: no blend)
+    blend: tuple[float, ...] = ()             # per synthesis layer, in layer order: 0 = checkpoint, 1 = blend_with
 
     def __post_init__(self) -> None:
         # Lists arrive as lists of ints from JSON and from callers (`mix=(0,) * 8 + (1, 1)`): store floats.
-        for name, kind in (("mix", float), ("noise_scales", float), ("noise_off_res", int)):
+        for name, kind in (("mix", float), ("noise_scales", float), ("noise_off_res", int), ("blend", float)):
             object.__setattr__(self, name, tuple(kind(v) for v in getattr(self, name)))
         _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
         _check(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
@@ -123,6 +125,8 @@ class RenderState:
             _check_range("mix", m)
         for s in self.noise_scales:
             _check_range("noise_scales", s)
+        for b in self.blend:
+            _check_range("blend", b)
         _check(self.cutoff is None or self.cutoff >= 0, "cutoff must be >= 0")
         _check(SEED_RANGE[0] <= self.noise_seed <= SEED_RANGE[1], f"noise_seed must be in 0..2^32-1, got {self.noise_seed}")
 
@@ -147,6 +151,16 @@ class RenderState:
         scales = [self.noise_scale(k) for k in range(num_layers)]
         scales[i] = float(value)
         return self.replace(noise_scales=tuple(scales))
+
+    def blend_weight(self, i: int) -> float:
+        """Layer i's blend weight (missing entries = 0: the checkpoint's own layer)."""
+        return self.blend[i] if i < len(self.blend) and self.blend_with else 0.0
+
+    def with_blend(self, indices: "list[int] | range", value: float, num_layers: int) -> "RenderState":
+        weights = [self.blend[k] if k < len(self.blend) else 0.0 for k in range(num_layers)]
+        for i in indices:
+            weights[i] = float(value)
+        return self.replace(blend=tuple(weights))
 
     # --- the model -------------------------------------------------------------------------------------
     def model_fields(self) -> tuple[Optional[str], str, str]:
@@ -179,6 +193,7 @@ class RenderState:
             noise_off_res=tuple(r for r in self.noise_off_res if r in noise_res),
             cutoff=None if self.cutoff is None else min(self.cutoff, table.num_ws),
             edits=tuple(e for e in self.edits if fits(e.layers)),
+            blend=self.blend[:len(table.layers)],
         )
 
     # --- JSON -------------------------------------------------------------------------------------
