@@ -80,6 +80,18 @@ def app(display, models, request, tmp_path_factory):
 
 
 @pytest.fixture
+def udp_client():
+    """A UDP socket on 127.0.0.1 (replies come back to it), for OSC tests."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(5)
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
 def small_generator() -> Generator:
     return make_generator()
 

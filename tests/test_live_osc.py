@@ -45,12 +45,8 @@ def server(shared):
 
 
 @pytest.fixture
-def client():
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(5)
-    yield sock
-    sock.close()
+def client(udp_client):
+    return udp_client
 
 
 def send(client, server, *packets: bytes) -> None:

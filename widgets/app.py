@@ -32,15 +32,19 @@ from explorer.app.recent import RecentList
 from explorer.app.tasks import Task, TaskList
 from explorer.errors import ExplorerError
 from explorer.images import save_png
+from explorer.app.live import LiveControl
 from explorer.render.state import RenderState, Source
 from explorer.render.worker import RenderResult, RenderWorker
 
 from . import keyboard, style
+from .blend_panel import BlendPanel
+from .bookmarks_panel import BookmarksPanel
 from .capture_panel import CapturePanel
 from .directions_panel import DirectionsPanel
 from .image_view import ImageView
 from .latents_panel import LatentsPanel
 from .layer_viewer_panel import LayerViewerPanel
+from .live_panel import LivePanel
 from .mixing_panel import MixingPanel
 from .model_panel import ModelPanel
 from .noise_panel import NoisePanel
@@ -123,6 +127,15 @@ class App:
 
         self.engine = Engine()
         self.worker = RenderWorker(self.engine, on_result=self._on_result)
+        # OSC and MIDI write the state from their own threads (explorer/app/live.py): a remote change goes to
+        # the worker at once and wakes the loop when its frame is ready, so it shows without waiting a frame.
+        self.live = LiveControl(self._state)
+        self._ui_thread = threading.get_ident()
+        self._wake = threading.Event()
+        self._remote: Optional[tuple[RenderState, int]] = None    # the last remote state sent to the worker
+        self._remote_seen = 0                                     # the shared state's version the UI has
+        self._remote_request = 0                                  # its request id (its result wakes the loop)
+        self.live.shared.listeners.append(self._on_remote)
         _context_made = True
         self._build(title, width, height, capture_dir)
         self._submit()
@@ -139,9 +152,12 @@ class App:
         self.capture = CapturePanel(self, capture_dir)
         self.record = RecordPanel(self)
         self.projector = ProjectorPanel(self)
+        self.live_panel = LivePanel(self)
+        self.bookmarks = BookmarksPanel(self)
+        self.blend = BlendPanel(self)
         self.panels = [ModelPanel(self), LatentsPanel(self), MixingPanel(self), NoisePanel(self),
                        TruncationPanel(self), self.directions, self.capture, self.record, self.projector,
-                       self.layer_viewer]
+                       self.layer_viewer, self.bookmarks, self.live_panel, self.blend]
         with dpg.window(tag="main"):
             with dpg.group(horizontal=True):
                 with dpg.child_window(tag="controls", width=CONTROLS_W, height=-1):
@@ -177,6 +193,7 @@ class App:
         if state == self._state:
             return
         self._state = state
+        self.live.shared.set(state)
         self._dirty = True
         self._submit()
 
@@ -272,7 +289,11 @@ class App:
 
     # --- rendering ---------------------------------------------------------------------------------------
     def _submit(self) -> None:
-        self._submitted_id = self.worker.submit(self._state)
+        remote, self._remote = self._remote, None
+        if remote is not None and remote[0] == self._state:
+            self._submitted_id = remote[1]      # already on its way: sent by the OSC / MIDI thread
+        else:
+            self._submitted_id = self.worker.submit(self._state)
         if self._state.model_fields() != self._good_model:   # a model to load first
             name = Path(self._state.checkpoint).name if self._state.checkpoint else "the default model"
             if self._load_task is None:
@@ -284,6 +305,26 @@ class App:
         """Worker thread: hand the result and the model that drew it to the UI thread."""
         with self._lock:
             self._incoming = (result, self.engine.info)
+        if result.request_id == self._remote_request:
+            self._wake.set()
+
+    def _on_remote(self, state: RenderState, version: int) -> None:
+        """A change of the shared state: from OSC or MIDI (their threads) it goes to the worker at once."""
+        if threading.get_ident() == self._ui_thread:
+            return
+        self._remote = (state, self.worker.submit(state))
+        self._remote_request = self._remote[1]
+        self._wake.set()
+
+    def _follow_remote(self, now: float) -> None:
+        """Take the shared state when OSC or MIDI changed it (the newest wins; nothing queues)."""
+        state, version = self.live.shared.get()
+        if version == self._remote_seen:
+            return
+        self._remote_seen = version
+        if state != self._state:
+            self._last_input = now          # remote play counts as input: the full frame rate
+            self.set_state(state)
 
     def _take_result(self) -> None:
         with self._lock:
@@ -315,6 +356,7 @@ class App:
     def _model_loaded(self, info: ModelInfo) -> None:
         self.info = info
         self.model_error = None
+        self.live.set_model(info)
         if not info.demo:
             self.recent.add(info.path)
         for panel in self.panels:
@@ -341,6 +383,8 @@ class App:
     def frame(self) -> None:
         """One UI frame. Never waits on the renderer; sleeps only to hold the frame-rate cap."""
         now = time.perf_counter()
+        self._wake.clear()
+        self._follow_remote(now)
         had_input = self._run_callbacks() | keyboard.poll(self)
         self._watch_input(now, had_input)
         if self.animating:
@@ -362,7 +406,7 @@ class App:
         if cap:
             self._next_frame = max(self._next_frame + 1 / cap, end - 0.1)
             if self._next_frame > end:
-                time.sleep(self._next_frame - end)
+                self._wake.wait(self._next_frame - end)   # a remote change or its frame ends the wait early
 
     def note_input(self) -> None:
         """Count as user input: the full frame rate for the next INPUT_HOLD seconds."""
@@ -443,6 +487,7 @@ class App:
         return rgb
 
     def close(self) -> None:
+        self.live.close()           # stop listening for OSC and MIDI
         for panel in self.panels:   # a "record what I do" video is finalised, a walk or a projection stopped
             panel.close()
         self.worker.close()

@@ -15,6 +15,7 @@ from explorer.app.tasks import Task
 from explorer.errors import ExplorerError
 from explorer.files import next_free_path
 from explorer.images import save_png
+from explorer.live.session import LiveSession
 from explorer.render.state import RenderState
 
 from . import dialogs
@@ -70,7 +71,7 @@ class CapturePanel(Panel):
 
     def save_image(self, path: "Optional[str | Path]" = None) -> Optional[Path]:
         """Write the frame on screen as PNG, its RenderState in a text chunk and in a .json beside it."""
-        state, image = self._displayed_state(), self.app.view.image
+        state, image = self.displayed_state(), self.app.view.image
         if state is None or image is None:
             return None
         path = self._path(path, "explorer", ".png")
@@ -85,7 +86,7 @@ class CapturePanel(Panel):
 
     def save_w(self, path: "Optional[str | Path]" = None) -> Optional[Path]:
         """Write the ws of the frame on screen (after mixing, truncation, interpolation) as w+ .npz."""
-        state = self._displayed_state()
+        state = self.displayed_state()
         G, info = self.app.engine.current
         if state is None:
             return None
@@ -102,20 +103,24 @@ class CapturePanel(Panel):
         return path
 
     def save_session(self, path: "str | Path") -> None:
+        """The state, with the bookmarks and MIDI bindings (explorer/live/session.py)."""
         try:
-            self.app.state.save(path)
+            self.app.live.session(self.app.state).save(path)
             self.last_saved = f"session saved to {path}"
         except ExplorerError as e:
             self.app.show_error(str(e))
 
     def load_session(self, path: "str | Path") -> None:
         try:
-            self.app.set_state(RenderState.load(path))
+            session = LiveSession.load(path)
         except ExplorerError as e:
             self.app.show_error(str(e))
+            return
+        self.app.live.restore(session)
+        self.app.set_state(session.state)
 
     # --- helpers ------------------------------------------------------------------------------------------
-    def _displayed_state(self) -> Optional[RenderState]:
+    def displayed_state(self) -> Optional[RenderState]:
         """The state of the frame on screen, as the renderer drew it (fitted to the model)."""
         frame = self.app.last_frame
         if frame is None:

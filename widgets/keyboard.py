@@ -1,4 +1,4 @@
-"""Keyboard shortcuts: arrows step seed A, space toggles the animation, Ctrl+S saves the image.
+"""Keyboard shortcuts: arrows step seed A, space toggles the animation, B bookmarks the frame, Ctrl+S saves it.
 
 Polled once per UI frame from Dear PyGui's key state rather than through key handlers: with manual
 callback management a handler runs a frame late, when Ctrl may already be up again. Ignored while a text or
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 SEED_KEYS = {dpg.mvKey_Right: +1, dpg.mvKey_Up: +1, dpg.mvKey_Left: -1, dpg.mvKey_Down: -1}
 CTRL_KEYS = (dpg.mvKey_ModCtrl, dpg.mvKey_LControl, dpg.mvKey_RControl)
-KEYS = (*SEED_KEYS, dpg.mvKey_Spacebar, dpg.mvKey_S)
+KEYS = (*SEED_KEYS, dpg.mvKey_Spacebar, dpg.mvKey_S, dpg.mvKey_B)
 
 
 def poll(app: "App") -> bool:
@@ -42,5 +42,8 @@ def handle_key(app: "App", key: int, ctrl: bool) -> bool:
         return True
     if key == dpg.mvKey_Spacebar:
         app.set_animating(not app.animating)
+        return True
+    if key == dpg.mvKey_B:
+        app.bookmarks.add()
         return True
     return False

@@ -40,6 +40,9 @@ class StatusPanel(Panel):
         elif app.info is None:
             parts.append("no model loaded" if app.model_error else "loading model...")
         parts.append(f"UI {app.ui_fps:.0f} fps")
+        live = app.live.status()       # OSC / MIDI counters, bad messages, MIDI learn
+        if live:
+            parts.append(live)
         if app.worker_busy:
             parts.append("rendering...")
         dpg.set_value("status.line", "   |   ".join(parts))

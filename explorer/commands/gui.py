@@ -12,7 +12,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_checkpoint_arg(p)
     add_device_arg(p)
     add_precision_arg(p)
-    p.add_argument("--session", default=None, metavar="JSON", help="start from a saved session")
+    p.add_argument("--session", default=None, metavar="JSON", help="start from a saved session (with its bookmarks "
+                                                                   "and MIDI bindings)")
+    p.add_argument("--osc", default=None, metavar="HOST:PORT",
+                   help="listen for OSC control (e.g. 127.0.0.1:9000; see the README for the addresses)")
+    p.add_argument("--osc-send", default=None, metavar="HOST:PORT", help="send every change of the state there over OSC")
+    p.add_argument("--midi", default=None, metavar="PORT",
+                   help="take MIDI from this input port, or 'virtual' for a port of the app's own")
     p.add_argument("--screenshot", default=None, metavar="FILE",
                    help="render, save the whole window to FILE (PNG) and exit")
     p.add_argument("--frames", type=int, default=30, help="UI frames to draw before the screenshot (default 30)")
@@ -27,14 +33,21 @@ def run(args: argparse.Namespace) -> int:
     check_display()  # before Dear PyGui: without a display it aborts the process
     from widgets.app import App
 
-    from ..render.state import RenderState
+    from ..live.session import LiveSession
 
-    state = RenderState.load(args.session) if args.session else None
+    session = LiveSession.load(args.session) if args.session else None
+    state = session.state if session else None
     device = args.device if args.device != "auto" or state is None else None
     precision = args.precision if args.precision != "auto" or state is None else None
     app = App(checkpoint=args.checkpoint, device=device, precision=precision, state=state,
               width=args.width, height=args.height)
     try:
+        if session is not None:
+            app.live.restore(session)
+        if args.osc:
+            app.live.start_osc(args.osc, args.osc_send)
+        if args.midi:
+            app.live.open_midi(None if args.midi == "virtual" else args.midi)
         if args.screenshot is None:
             app.run()
             return 0
