@@ -1,27 +1,31 @@
 """OSC latency and flood: from an OSC message arriving to the frame that shows it, on the bundled model.
 
-    python benchmarks/osc_latency.py                      # latency per control, then a 60 s flood
+    python benchmarks/osc_latency.py                      # the app's window (Xvfb): latency, then a 60 s flood
+    python benchmarks/osc_latency.py --frontend loop      # no window: a 60 Hz loop that takes the worker's frames
     python benchmarks/osc_latency.py --flood-seconds 10   # a shorter flood
 
-Messages go over real UDP on 127.0.0.1 to an OscServer that writes a SharedState; a display loop at 60 Hz
-(the app's frame loop, without the window) submits the newest state to the app's RenderWorker and takes
-finished frames. Latency = the frame for a message's state is taken by the loop - the packet arrived.
+Messages go over real UDP on 127.0.0.1 to the OscServer. With --frontend app (default) it is the real App
+(`explorer gui --osc`) in a private Xvfb, driven frame by frame on the main thread: a frame counts as shown
+when App.frame() has drawn it (texture uploaded, Dear PyGui's frame rendered). With --frontend loop, a
+stand-in loop at 60 Hz takes the RenderWorker's frames. Latency = shown - the packet arrived at the server.
   latency  one message every --interval s per control (psi: full synthesis; fine mix; one fine noise scale;
            t: interpolation A -> B); median and 95th percentile per control. Target: median < 50 ms.
-  flood    --rate messages/s for --flood-seconds s (t sweeping 0..1): frames drawn per second, requests the
-           worker dropped as stale, memory (RSS) at the start and end, and whether the last state shown is
-           the last message sent.
-Threads: torch uses --threads (default 2) on the worker thread.
+  flood    --rate messages/s for --flood-seconds s (t sweeping 0..1): frames shown per second, requests the
+           worker dropped as stale, memory (RSS) at the start, middle and end, and whether the last frame
+           shown is the last message's state.
+Threads: torch uses --threads (default 2) on the render worker.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import statistics
 import sys
 import threading
 import time
+from typing import Callable, Optional
 
 import torch
 
@@ -29,11 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pythonosc.osc_message_builder import OscMessageBuilder  # noqa: E402
 
-from explorer.io import load_generator  # noqa: E402
-from explorer.live.osc import OscServer  # noqa: E402
-from explorer.live.shared import SharedState  # noqa: E402
 from explorer.render.state import RenderState, Source  # noqa: E402
-from explorer.render.worker import RenderWorker  # noqa: E402
 
 FRAME_HZ = 60.0
 
@@ -52,42 +52,74 @@ def rss_mb() -> float:
     return float("nan")
 
 
-class DisplayLoop:
-    """The app's frame loop without a window: a change of the shared state is submitted to the worker at
-    once (from the thread that made it), and the loop takes finished frames at FRAME_HZ."""
+class Frontend:
+    """Something that shows frames: tells the sender when a given state is on screen."""
 
-    def __init__(self, shared: SharedState, worker: RenderWorker):
-        self.shared, self.worker = shared, worker
-        self.shown: dict[int, float] = {}     # state version -> when its frame was taken
+    def __init__(self) -> None:
         self.frames = 0
         self._lock = threading.Lock()
-        self._submitted: dict[int, int] = {}  # request id -> version
-        self._stop = threading.Event()
-        shared.listeners.append(self._submit)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._pending: Optional[tuple[RenderState, float, threading.Event, list]] = None
+        self._last: Optional[RenderState] = None
 
-    def _submit(self, state: RenderState, version: int) -> None:
+    def expect(self, state: RenderState, arrived: float) -> tuple[threading.Event, list]:
+        """Sender thread: the returned event is set, and the list gets the latency, once `state` is shown."""
+        done, out = threading.Event(), []
         with self._lock:
-            self._submitted[self.worker.submit(state)] = version
+            if self._last == state:                    # shown already (counted from now: an overestimate)
+                out.append(time.perf_counter() - arrived)
+                done.set()
+            else:
+                self._pending = (state, arrived, done, out)
+        return done, out
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def shown(self, state: RenderState) -> None:
+        """A frame of `state` is now on screen."""
+        self.frames += 1
+        with self._lock:
+            self._last = state
+            p = self._pending
+            if p is not None and p[0] == state:
+                p[3].append(time.perf_counter() - p[1])
+                p[2].set()
+                self._pending = None
+
+
+class AppFrontend(Frontend):
+    """The real App, driven on the main thread until the sender is done."""
+
+    def __init__(self, app) -> None:
+        super().__init__()
+        self.app = app
+        self._last_id = -1
+
+    def run_until(self, finished: Callable[[], bool]) -> None:
+        while not finished():
+            self.app.frame()
+            r = self.app.last_frame
+            if r is not None and r.request_id != self._last_id:
+                self._last_id = r.request_id
+                self.shown(r.state)
+
+
+class LoopFrontend(Frontend):
+    """The app's frame loop without a window: a change goes to the worker at once (as in the app), the loop
+    takes finished frames at FRAME_HZ."""
+
+    def __init__(self, shared, worker) -> None:
+        super().__init__()
+        self.worker = worker
+        shared.listeners.append(lambda state, version: worker.submit(state))
+
+    def run_until(self, finished: Callable[[], bool]) -> None:
+        while not finished():
             t0 = time.perf_counter()
-            result = self.worker.take()
-            if result is not None and result.image is not None:
-                self.frames += 1
-                with self._lock:
-                    self.shown[self._submitted.pop(result.request_id, -1)] = time.perf_counter()
-                    self._submitted = {k: v for k, v in self._submitted.items() if k > result.request_id}
+            r = self.worker.take()
+            if r is not None and r.image is not None:
+                self.shown(r.state)
             time.sleep(max(0.0, 1 / FRAME_HZ - (time.perf_counter() - t0)))
 
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
-
-def wait_applied(server: OscServer, count: int, timeout: float = 10) -> None:
+def wait_applied(server, count: int, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while server.counters.applied < count:
         if time.monotonic() > deadline:
@@ -95,26 +127,72 @@ def wait_applied(server: OscServer, count: int, timeout: float = 10) -> None:
         time.sleep(0.0005)
 
 
-def latency(server: OscServer, loop: DisplayLoop, sock: socket.socket, address: str, values: list[float],
-            interval: float) -> list[float]:
-    out = []
-    for v in values:
+def measure(server, shared, front: Frontend, worker, G, args, report: list[str]) -> None:
+    """The sender thread: latency per control, then the flood; lines go to `report`."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    target = (server.host, server.port)
+
+    def send_and_wait(address: str, value: float) -> float:
         before = server.counters.applied
-        sock.sendto(message(address, v), (server.host, server.port))
+        sock.sendto(message(address, value), target)
         wait_applied(server, before + 1)
-        arrived, version = server.counters.last_applied_at, server.counters.last_applied_version
-        deadline = time.monotonic() + 10
-        while version not in loop.shown:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no frame for {address} {v}")
-            time.sleep(0.0005)
-        out.append((loop.shown[version] - arrived) * 1000)
-        time.sleep(interval)
-    return out
+        done, out = front.expect(shared.state, server.counters.last_applied_at)
+        if not done.wait(30):
+            raise TimeoutError(f"no frame for {address} {value}")
+        return out[0] * 1000
+
+    table = G.layer_table
+    fine = table.level_indices("fine")
+    noise_fine = max(i for i, c in enumerate(table.noise_layers) if c.resolution == G.img_resolution)
+    send_and_wait("/explorer/psi", 0.99)        # the first frame: model loaded, caches warm
+    vals = [0.2 + 0.8 * ((k * 7) % 20) / 19 for k in range(args.messages)]
+    controls = {
+        "psi (full synthesis)": ("/explorer/psi", vals),
+        f"fine mix (w {fine[0]})": (f"/explorer/mix/{fine[0]}", [v - 0.2 for v in vals]),
+        f"fine noise (layer {noise_fine})": (f"/explorer/noise_scales/{noise_fine}", [2 * v - 0.4 for v in vals]),
+        "t (A -> B)": ("/explorer/t", [v - 0.2 for v in vals]),
+    }
+    report.append(f"OSC latency, bundled model ({G.img_resolution} px), frontend {args.frontend}, "
+                  f"{args.threads} torch threads, {args.messages} messages per control, one every {args.interval} s")
+    report.append(f"{'control':<26} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
+    for name, (address, values) in controls.items():
+        ms = []
+        for v in values:
+            ms.append(send_and_wait(address, v))
+            time.sleep(args.interval)
+        ms.sort()
+        p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+        report.append(f"{name:<26} {statistics.median(ms):>10.1f} {p95:>8.1f} {ms[-1]:>8.1f}")
+    report.append("target: median < 50 ms")
+
+    n = int(args.rate * args.flood_seconds)
+    frames0, dropped0, applied0, rss0 = front.frames, worker.dropped, server.counters.applied, rss_mb()
+    rss_mid = rss0
+    t0 = time.perf_counter()
+    for k in range(n):
+        while time.perf_counter() < t0 + k / args.rate:
+            pass
+        sock.sendto(message("/explorer/t", (k % 1000) / 999), target)
+        if k == n // 2:
+            rss_mid = rss_mb()
+    elapsed = time.perf_counter() - t0
+    wait_applied(server, applied0 + n, timeout=30)
+    last = shared.state
+    done, _ = front.expect(last, time.perf_counter())
+    last_shown = done.wait(30)
+    frames = front.frames - frames0
+    report.append(f"\nflood: {n} messages in {elapsed:.1f} s ({n / elapsed:.0f}/s) while drawing")
+    report.append(f"  applied {server.counters.applied - applied0}, bad {server.counters.bad_total}")
+    report.append(f"  frames shown {frames} ({frames / elapsed:.1f}/s); stale requests the worker dropped "
+                  f"{worker.dropped - dropped0}")
+    report.append(f"  RSS MB: start {rss0:.0f}, middle {rss_mid:.0f}, end {rss_mb():.0f}")
+    report.append(f"  the last message's state (t = {last.t:.4f}) shown: {last_shown}")
+    sock.close()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frontend", choices=("app", "loop"), default="app")
     ap.add_argument("--messages", type=int, default=100, help="latency samples per control")
     ap.add_argument("--interval", type=float, default=0.05, help="seconds between latency messages")
     ap.add_argument("--rate", type=float, default=1000, help="flood messages per second")
@@ -122,66 +200,47 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    state = RenderState(device="cpu", a=Source(seed=1), b=Source(seed=2))
+    report: list[str] = []
+    errors: list[BaseException] = []
+    finished = threading.Event()
 
-    G = load_generator(None, device="cpu")
-    table = G.layer_table
-    fine = table.level_indices("fine")
-    noise_fine = max(i for i, c in enumerate(table.noise_layers) if c.resolution == G.img_resolution)
-    shared = SharedState(RenderState(device="cpu", a=Source(seed=1), b=Source(seed=2)), table)
-    worker = RenderWorker()
-    loop = DisplayLoop(shared, worker)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    with OscServer(shared, port=0) as server:
-        sock.sendto(message("/explorer/psi", 0.99), (server.host, server.port))   # load the model, warm caches
-        wait_applied(server, 1)
-        deadline = time.monotonic() + 60
-        while server.counters.last_applied_version not in loop.shown and time.monotonic() < deadline:
-            time.sleep(0.01)
+    def sender(server, shared, front, worker, G) -> None:
+        try:
+            measure(server, shared, front, worker, G, args, report)
+        except BaseException as e:   # reported by the main thread
+            errors.append(e)
+        finally:
+            finished.set()
 
-        vals = [0.2 + 0.8 * ((k * 7) % 20) / 19 for k in range(args.messages)]
-        controls = {
-            "psi (full synthesis)": ("/explorer/psi", vals),
-            f"fine mix (w {fine[0]})": (f"/explorer/mix/{fine[0]}", [v - 0.2 for v in vals]),
-            f"fine noise (layer {noise_fine})": (f"/explorer/noise_scales/{noise_fine}", [2 * v - 0.4 for v in vals]),
-            "t (A -> B)": ("/explorer/t", [v - 0.2 for v in vals]),
-        }
-        print(f"OSC latency, bundled model ({G.img_resolution} px), {args.threads} torch threads, "
-              f"display loop at {FRAME_HZ:g} Hz, {args.messages} messages per control")
-        print(f"{'control':<26} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
-        for name, (address, values) in controls.items():
-            ms = sorted(latency(server, loop, sock, address, values, args.interval))
-            p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
-            print(f"{name:<26} {statistics.median(ms):>10.1f} {p95:>8.1f} {ms[-1]:>8.1f}")
-        print("target: median < 50 ms")
-
-        n = int(args.rate * args.flood_seconds)
-        frames0, dropped0, applied0, rss0 = loop.frames, worker.dropped, server.counters.applied, rss_mb()
-        rss_mid = None
-        t0 = time.perf_counter()
-        for k in range(n):
-            target = t0 + k / args.rate
-            while time.perf_counter() < target:
-                pass
-            sock.sendto(message("/explorer/t", (k % 1000) / 999), (server.host, server.port))
-            if k == n // 2:
-                rss_mid = rss_mb()
-        elapsed = time.perf_counter() - t0
-        last_value = ((n - 1) % 1000) / 999
-        time.sleep(0.5)
-        final = shared.state
-        wait_idle = worker.wait_idle(30)
-        time.sleep(0.2)
-        frames = loop.frames - frames0
-        last_shown = max(loop.shown) if loop.shown else -1
-        print(f"\nflood: {n} messages in {elapsed:.1f} s ({n / elapsed:.0f}/s)")
-        print(f"  applied {server.counters.applied - applied0}, bad {server.counters.bad_total}")
-        print(f"  frames drawn {frames} ({frames / elapsed:.1f}/s), stale requests dropped by the worker "
-              f"{worker.dropped - dropped0}")
-        print(f"  RSS MB: start {rss0:.0f}, middle {rss_mid:.0f}, end {rss_mb():.0f}")
-        print(f"  newest state kept: t = {final.t:.4f} (last sent {last_value:.4f}); its frame shown: "
-              f"{last_shown == shared.version and wait_idle}")
-    loop.close()
-    worker.close()
+    with contextlib.ExitStack() as stack:
+        if args.frontend == "app":
+            from tests.helpers.gui_display import xvfb
+            os.environ["DISPLAY"] = stack.enter_context(xvfb())
+            from widgets.app import App
+            app = App(state=state, width=1280, height=800)
+            stack.callback(app.close)
+            app.wait_for_render(timeout=300)
+            server = app.live.start_osc("127.0.0.1:0")
+            shared, worker, G = app.live.shared, app.worker, app.engine.renderer.generator
+            front: Frontend = AppFrontend(app)
+        else:
+            from explorer.live.osc import OscServer
+            from explorer.live.shared import SharedState
+            from explorer.render.worker import RenderWorker
+            worker = RenderWorker()
+            stack.callback(worker.close)
+            G = worker.renderer.model_for(state).G
+            shared = SharedState(state, G.layer_table)
+            server = stack.enter_context(OscServer(shared, port=0))
+            front = LoopFrontend(shared, worker)
+        thread = threading.Thread(target=sender, args=(server, shared, front, worker, G), daemon=True)
+        thread.start()
+        front.run_until(finished.is_set)
+        thread.join()
+    if errors:
+        raise errors[0]
+    print("\n".join(report))
 
 
 if __name__ == "__main__":
