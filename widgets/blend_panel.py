@@ -22,7 +22,6 @@ class BlendPanel(Panel):
 
     def __init__(self, app):
         super().__init__(app)
-        self.info: Optional[ModelInfo] = None
         self.layers: tuple = ()
         self._checked: Optional[str] = None     # a second model checked by the background task, to apply
 
@@ -57,7 +56,6 @@ class BlendPanel(Panel):
         self.app.set_state(self.app.state.with_blend(indices, value, len(self.layers)))
 
     def on_model(self, info: Optional[ModelInfo]) -> None:
-        self.info = info
         self.layers = () if info is None else blend_layers(info.layer_table)
         dpg.delete_item("blend.body", children_only=True)
         for level in ("coarse", "middle", "fine"):
