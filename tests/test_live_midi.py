@@ -135,14 +135,17 @@ def test_a_controller_on_a_virtual_port_learns_and_drives_the_state(midi_backend
         target = next(n for n in backend.get_output_names() if "explorer-live-test" in n)
         with backend.open_output(target) as controller:
             m.learn("/explorer/mix/4", shared.state, TABLE)
-            controller.send(cc(20, 10))
-            deadline = time.monotonic() + 5
+            # JACK makes the new connection live on a later process cycle: like a knob being turned, send
+            # until it arrives.
+            deadline = time.monotonic() + 20
             while m.learning is not None:
                 assert time.monotonic() < deadline, "the learn message never arrived"
-                time.sleep(0.01)
-            version = shared.version
+                controller.send(cc(20, 10))
+                time.sleep(0.05)
             controller.send(cc(20, 127))
-            assert shared.wait_newer(version, 5)
+            while shared.state.mix_weight(4) != 1.0:
+                assert time.monotonic() < deadline, "the bound control never moved the state"
+                time.sleep(0.01)
     assert m.bindings[0].control == ("cc", 0, 20) and shared.state.mix_weight(4) == 1.0
 
 
