@@ -139,3 +139,27 @@ def test_a_second_model_of_another_architecture_is_refused_with_its_name(tmp_pat
     state = RenderState(checkpoint=a, device="cpu", blend_with=other, blend=(1.0,))
     with pytest.raises(ExplorerError, match="big.safetensors cannot be blended with .*a.safetensors"):
         Renderer().render(state)
+
+
+def test_stylegan_v1_generators_blend_too_and_families_do_not_mix(tmp_path):
+    from explorer.nn.stylegan1 import Generator as StyleGAN1
+    from explorer.nn.stylegan1_config import StyleGAN1Config
+
+    cfg = StyleGAN1Config(img_resolution=16, channels=((4, 32), (8, 32), (16, 16)), z_dim=32, w_dim=32,
+                          mapping_layers=2, mapping_features=32)
+    torch.manual_seed(0)
+    v1a = StyleGAN1(cfg).eval()
+    torch.manual_seed(1)
+    v1b = StyleGAN1(cfg).eval()
+    w = v1a.mapping(torch.randn(1, 32), None)
+    n = len(blend_layers(v1a.layer_table))
+    assert torch.equal(blend_generators(v1a, v1b, [1.0] * n).synthesis(w), v1b.synthesis(w))   # every tensor goes
+    a, b = save_generator(v1a, tmp_path / "v1a.safetensors"), save_generator(v1b, tmp_path / "v1b.safetensors")
+    state = RenderState(checkpoint=str(a), device="cpu", blend_with=str(b))
+    cached = Renderer()
+    cached.render(state)
+    state = apply(state, v1a.layer_table, "/explorer/blend_level/middle", [0.5])
+    assert np.array_equal(cached.render(state), Renderer(use_cache=False).render(state))
+    assert cached.stats.first_layer == "b16.conv0"
+    with pytest.raises(ExplorerError, match="a different generator family"):
+        check_same_architecture(A, v1a, "a.pt", "v1.pt")
