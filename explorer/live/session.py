@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExplorerError, OutputError
+from ..errors import ExplorerError
+from ..files import atomic_write
 from ..render.state import EXTRAS_KEY, RenderState
 from .bookmarks import Bookmark
 from .midi import MidiBinding
@@ -32,16 +33,10 @@ class LiveSession:
         return d
 
     def save(self, path: "str | os.PathLike[str]") -> Path:
-        """Write atomically (temp file, then rename): a failed save never damages the previous file."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
+        """Write atomically: a failed save never damages the previous file."""
+        with atomic_write(path, "session") as tmp:
             tmp.write_text(json.dumps(self.to_dict(), indent=1))
-            os.replace(tmp, path)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise OutputError(path, f"cannot write session ({e.strerror or e})") from None
-        return path
+        return Path(path)
 
     @classmethod
     def load(cls, path: "str | os.PathLike[str]") -> "LiveSession":
