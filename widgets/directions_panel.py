@@ -19,7 +19,7 @@ import dearpygui.dearpygui as dpg
 
 from explorer.app.model_info import DirectionSet, ModelInfo
 from explorer.errors import ExplorerError
-from explorer.render.state import RANGES, Edit, RenderState
+from explorer.render.state import RANGES as VALUE_RANGES, Edit, RenderState
 
 from . import dialogs
 from .panel import Panel
@@ -29,7 +29,7 @@ SEFA = "sefa"
 SEFA_LABEL = "SeFa (closed form)"
 RANGES = ("all", "coarse", "middle", "fine")
 MAX_SLIDERS = 10          # strongest directions shown
-ALPHA_MAX = RANGES["alpha"][1]   # slider range, in standard deviations of w (the model's samples stay within +-3)
+ALPHA_MAX = VALUE_RANGES["alpha"][1]   # slider range, in standard deviations of w (the model's samples stay within +-3)
 
 
 class DirectionsPanel(Panel):
