@@ -163,3 +163,23 @@ def test_stylegan_v1_generators_blend_too_and_families_do_not_mix(tmp_path):
     assert cached.stats.first_layer == "b16.conv0"
     with pytest.raises(ExplorerError, match="a different generator family"):
         check_same_architecture(A, v1a, "a.pt", "v1.pt")
+
+
+def test_stylegan3_generators_blend_layer_by_layer():
+    from explorer.nn.stylegan3 import StyleGAN3Generator
+    from explorer.nn.stylegan3_config import StyleGAN3Config
+
+    cfg = StyleGAN3Config.design(16, channel_base=256, channel_max=32, z_dim=16, w_dim=16, mapping_layers=2,
+                                 num_layers=4)
+    torch.manual_seed(0)
+    s3a = StyleGAN3Generator(cfg).eval()
+    torch.manual_seed(1)
+    s3b = StyleGAN3Generator(cfg).eval()
+    layers = blend_layers(s3a.layer_table)
+    assert [x.name for x in layers][0] == "input" and {x.level for x in layers} >= {"coarse", "middle"}
+    w = s3a.mapping(torch.randn(1, 16), None)
+    assert torch.equal(blend_generators(s3a, s3b, [1.0] * len(layers)).synthesis(w), s3b.synthesis(w))
+    coarse = blend_generators(s3a, s3b, parse_weights("coarse=1", s3a.layer_table)).state_dict()
+    assert torch.equal(coarse["synthesis.input.weight"], s3b.state_dict()["synthesis.input.weight"])
+    last = layers[-1].name
+    assert torch.equal(coarse[f"synthesis.{last}.weight"], s3a.state_dict()[f"synthesis.{last}.weight"])
