@@ -128,7 +128,7 @@ class App:
         self.engine = Engine()
         self.worker = RenderWorker(self.engine, on_result=self._on_result)
         # OSC and MIDI write the state from their own threads (explorer/app/live.py): a remote change goes to
-        # the worker at once and wakes the loop when its frame is ready, so it shows without waiting a frame.
+        # the worker at once, and its finished frame wakes the loop, so it shows without waiting for a tick.
         self.live = LiveControl(self._state)
         self._ui_thread = threading.get_ident()
         self._wake = threading.Event()
@@ -313,8 +313,7 @@ class App:
         if threading.get_ident() == self._ui_thread:
             return
         self._remote = (state, self.worker.submit(state))
-        self._remote_request = self._remote[1]
-        self._wake.set()
+        self._remote_request = self._remote[1]      # its frame, once rendered, wakes the loop (_on_result)
 
     def _follow_remote(self, now: float) -> None:
         """Take the shared state when OSC or MIDI changed it (the newest wins; nothing queues)."""
@@ -406,7 +405,7 @@ class App:
         if cap:
             self._next_frame = max(self._next_frame + 1 / cap, end - 0.1)
             if self._next_frame > end:
-                self._wake.wait(self._next_frame - end)   # a remote change or its frame ends the wait early
+                self._wake.wait(self._next_frame - end)   # a remotely changed frame ends the wait early
 
     def note_input(self) -> None:
         """Count as user input: the full frame rate for the next INPUT_HOLD seconds."""

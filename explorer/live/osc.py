@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import sys
 import threading
 import time
 from typing import Any, Optional
@@ -33,6 +34,7 @@ STATE = f"{PREFIX}/state"
 MALFORMED = "malformed"           # a packet that is not OSC at all
 MAX_PACKET = 65536
 RECEIVE_BUFFER = 1 << 22          # bytes the kernel holds for us: a burst of thousands of messages is not dropped
+SWITCH_INTERVAL = 0.0005          # s: how long a thread woken by a packet may wait for the interpreter lock
 MAX_BUNDLE_BYTES = 8192           # replies are split into bundles of about this size (safe for any UDP path)
 
 
@@ -123,6 +125,10 @@ class OscServer:
             raise ExplorerError(f"cannot listen for OSC on {host}:{port} ({e.strerror or e})") from None
         self._sock.settimeout(0.2)
         self.host, self.port = self._sock.getsockname()[:2]
+        # Each packet wakes this thread from recvfrom; while the UI and the renderer run Python code it then
+        # waits up to the interpreter's switch interval (5 ms by default) for the lock: at most ~200 packets/s.
+        # A shorter interval keeps up with a 1,000 messages/s flood; the cost is a little more switching.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._sent_lock = threading.Lock()
         self._sent: Optional[tuple[int, dict[str, tuple]]] = None   # (version, snapshot) last sent out
         self._stop = threading.Event()
