@@ -152,7 +152,7 @@ def test_stylegan_v1_generators_blend_too_and_families_do_not_mix(tmp_path):
     torch.manual_seed(1)
     v1b = StyleGAN1(cfg).eval()
     w = v1a.mapping(torch.randn(1, 32), None)
-    n = len(blend_layers(v1a.layer_table))
+    n = len(v1a.layer_table.layers)
     assert torch.equal(blend_generators(v1a, v1b, [1.0] * n).synthesis(w), v1b.synthesis(w))   # every tensor goes
     a, b = save_generator(v1a, tmp_path / "v1a.safetensors"), save_generator(v1b, tmp_path / "v1b.safetensors")
     state = RenderState(checkpoint=str(a), device="cpu", blend_with=str(b))
@@ -175,7 +175,7 @@ def test_stylegan3_generators_blend_layer_by_layer():
     s3a = StyleGAN3Generator(cfg).eval()
     torch.manual_seed(1)
     s3b = StyleGAN3Generator(cfg).eval()
-    layers = blend_layers(s3a.layer_table)
+    layers = s3a.layer_table.layers
     assert [x.name for x in layers][0] == "input" and {x.level for x in layers} >= {"coarse", "middle"}
     w = s3a.mapping(torch.randn(1, 16), None)
     assert torch.equal(blend_generators(s3a, s3b, [1.0] * len(layers)).synthesis(w), s3b.synthesis(w))

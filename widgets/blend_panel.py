@@ -9,7 +9,6 @@ import dearpygui.dearpygui as dpg
 
 from explorer.app.model_info import ModelInfo
 from explorer.app.tasks import Task
-from explorer.nn.blend import blend_layers
 from explorer.render.state import RenderState
 
 from . import dialogs
@@ -56,7 +55,7 @@ class BlendPanel(Panel):
         self.app.set_state(self.app.state.with_blend(indices, value, len(self.layers)))
 
     def on_model(self, info: Optional[ModelInfo]) -> None:
-        self.layers = () if info is None else blend_layers(info.layer_table)
+        self.layers = () if info is None else info.layer_table.layers
         dpg.delete_item("blend.body", children_only=True)
         for level in ("coarse", "middle", "fine"):
             idx = [i for i, x in enumerate(self.layers) if x.level == level]
