@@ -91,12 +91,19 @@ def save_results(path: Path, results: dict) -> None:
     os.replace(tmp, path)
 
 
+def tuning_config(args) -> TuningConfig:
+    kwargs = dict(num_steps=args.tune)
+    if args.locality is not None:
+        kwargs["locality_weight"] = args.locality
+    return TuningConfig(**kwargs)
+
+
 def run_face(G, target: torch.Tensor, args, tuned_path: Path) -> dict:
     t0 = time.perf_counter()
     search = project(G, target, ProjectionLoss(target), ProjectorConfig(num_steps=args.steps, space="w+",
                                                                         optimize_noise=False), preview_every=0)
     t1 = time.perf_counter()
-    result = tune(G, target, search.ws, ProjectionLoss(target), TuningConfig(num_steps=args.tune), preview_every=0)
+    result = tune(G, target, search.ws, None, tuning_config(args), preview_every=0)   # None: the command's loss
     t2 = time.perf_counter()
     close_ws = seed_ws(G, CLOSE_SEEDS)
     with torch.no_grad():
@@ -112,7 +119,7 @@ def cmd_faces(args, results: dict, path: Path) -> None:
     faces = parse_seeds(args.faces)
     pixels = held_out_faces(max(faces) + 1, G.img_resolution, args.workdir)
     results.setdefault("config", dict(steps=args.steps, tune=args.tune, threads=torch.get_num_threads(),
-                                      tuning=TuningConfig(num_steps=args.tune).__dict__))
+                                      tuning=tuning_config(args).__dict__))
     for i in faces:
         if str(i) in results["faces"]:
             print(f"face {i}: already measured, skipped")
@@ -194,7 +201,7 @@ def cmd_cost_one(args) -> None:
     cfg = TuningConfig(num_steps=args.cost_steps, locality_bank=args.cost_bank)
     stamps: list[float] = []
     t0 = time.perf_counter()
-    tune(G, target, pivot, ProjectionLoss(target), cfg, callback=lambda s: stamps.append(time.perf_counter()),
+    tune(G, target, pivot, None, cfg, callback=lambda s: stamps.append(time.perf_counter()),
          preview_every=0)
     first = stamps[0] - t0
     per_step = (stamps[-1] - stamps[0]) / max(len(stamps) - 1, 1)
@@ -224,6 +231,7 @@ def main() -> None:
     ap.add_argument("--faces", default=None, help="measure these faces (e.g. 0-2), skipping ones already measured")
     ap.add_argument("--steps", type=int, default=500, help="W+ search steps before tuning")
     ap.add_argument("--tune", type=int, default=TuningConfig().num_steps, help="tuning steps")
+    ap.add_argument("--locality", type=float, default=None, help="tuning's locality weight (default: the command's)")
     ap.add_argument("--anchor", action="store_true", help="W+ 500 steps alone on --count faces, one batch")
     ap.add_argument("--count", type=int, default=8)
     ap.add_argument("--report", action="store_true")

@@ -48,9 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(pivotal tuning) and write it as tuned.safetensors")
     p.add_argument("--locality", type=float, default=None, metavar="X",
                    help="--tune: weight of the term keeping the tuned generator's other images unchanged "
-                        "(default 1; 0 = none)")
+                        "(default 0.3; higher: other seeds move less, the photo fits less; 0 = none)")
     p.add_argument("--loss", default=None, metavar="SPEC",
-                   help="weighted distance terms (perceptual, l2, l1, msssim), default 'perceptual=1,l2=1,msssim=0.1'")
+                   help="weighted distance terms (perceptual, l2, l1, msssim), default 'perceptual=1,l2=1,msssim=0.1' "
+                        "for the search and 'l2=1' for --tune")
     p.add_argument("--vgg16", default=None, metavar="PATH",
                    help="NVlabs' VGG16 LPIPS TorchScript (vgg16.pt) as the perceptual network instead of MobileNetV2")
     p.add_argument("--wplus-weight", type=float, default=None, metavar="X",
@@ -226,8 +227,8 @@ def _run_files(G, args: argparse.Namespace, framing, outdir: Path) -> int:
         names = ["tuned.safetensors"] if n == 1 else [f"tuned{i:02d}.safetensors" for i in range(n)]
         for i, (path, name, proj_name) in enumerate(zip(args.targets, names, numbered("proj_tuned"))):
             card_base = _card_base(G, args, path, framing, result.losses[i])
-            tuned = _tune_one(G, args, targets[i:i + 1], result.ws[i:i + 1], loss if n == 1 else None,
-                              cancel, outdir / name, outdir / proj_name, card_base, f"tune {Path(path).name}")
+            tuned = _tune_one(G, args, targets[i:i + 1], result.ws[i:i + 1], cancel, outdir / name,
+                              outdir / proj_name, card_base, f"tune {Path(path).name}")
             cancelled = cancelled or tuned.cancelled
             if tuned.cancelled:
                 break
@@ -298,7 +299,7 @@ def _sha256(path) -> str:
         return ""
 
 
-def _tune_one(G, args, target, pivot, loss, cancel, path: Path, proj_path: Path, card: dict, desc: str,
+def _tune_one(G, args, target, pivot, cancel, path: Path, proj_path: Path, card: dict, desc: str,
               keep_partial: bool = True):
     """Tune a copy of G to one target, write it with its card and its image of the pivot; the TuningResult.
     Cancelled: the partly tuned generator is written only with keep_partial."""
@@ -308,10 +309,11 @@ def _tune_one(G, args, target, pivot, loss, cancel, path: Path, proj_path: Path,
     from tqdm import tqdm
 
     from ..images import to_numpy_images
-    from ..project.tune import save_tuned, tune
+    from ..project.losses import ProjectionLoss
+    from ..project.tune import TUNING_LOSS, save_tuned, tune
 
     cfg = _tuning_config(args)
-    loss = loss if loss is not None else _loss(args, target)
+    loss = _loss(args, target) if args.loss is not None else ProjectionLoss(target, TUNING_LOSS)
     bar = tqdm(total=cfg.num_steps, desc=desc, unit="step", dynamic_ncols=True)
 
     def on_step(s) -> None:
@@ -383,7 +385,7 @@ def _run_folder(G, args: argparse.Namespace, framing, outdir: Path) -> int:
                 break
             _write_projection(G, folder, pixels, loss, result, None, [photo], ["proj.png"], npz=False)
             if args.tune:
-                tuned = _tune_one(G, args, targets, result.ws, loss, cancel, folder / "tuned.safetensors",
+                tuned = _tune_one(G, args, targets, result.ws, cancel, folder / "tuned.safetensors",
                                   folder / "proj_tuned.png", _card_base(G, args, photo, framing, result.losses[0]),
                                   desc="tune", keep_partial=False)
                 bar.update(args.tune)
