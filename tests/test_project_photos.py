@@ -1,12 +1,6 @@
 """`explorer project` on users' photos: framing options, bad points, and whole folders (resumable, Ctrl+C safe)."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -15,6 +9,7 @@ from explorer.cli import main as cli_main
 from explorer.io.native import save_generator
 from explorer.latents import load_ws
 from tests.conftest import make_generator
+from tests.helpers.interrupt import ctrl_c_after
 
 FAST = ["--steps", "3", "--loss", "l2", "--device", "cpu"]
 
@@ -170,24 +165,10 @@ def test_folder_with_tuning_writes_a_tuned_generator_per_photo(tmp_path, tiny_ch
 
 def test_ctrl_c_in_a_folder_run_keeps_finished_photos_and_redoes_the_rest(tmp_path, tiny_checkpoint):
     src, out = photo_folder(tmp_path, names=("a.png", "b.png")), tmp_path / "out"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "explorer.cli", "project", "--checkpoint", str(tiny_checkpoint),
-                             "--target", str(src), "--steps", "100000", "--loss", "l2", "--outdir", str(out),
-                             "--device", "cpu"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    try:
-        deadline = time.time() + 120
-        buf = ""
-        while time.time() < deadline and "3/200000" not in buf:   # the overall bar has moved
-            chunk = os.read(proc.stderr.fileno(), 4096).decode(errors="replace")
-            if not chunk:
-                break
-            buf += chunk
-        proc.send_signal(signal.SIGINT)
-        stdout, _ = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130
+    rc, stdout = ctrl_c_after(["project", "--checkpoint", str(tiny_checkpoint), "--target", str(src), "--steps",
+                               "100000", "--loss", "l2", "--outdir", str(out), "--device", "cpu"],
+                              marker="3/200000")   # the overall bar has moved
+    assert rc == 130
     assert "interrupted: 0 of 2 image(s) done" in stdout and "run the same command again" in stdout
     assert not (out / "a" / "projected_w.npz").exists()                # not marked done: redone next time
     assert not (out / "projected_w.npz").exists()

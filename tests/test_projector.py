@@ -2,12 +2,7 @@
 from __future__ import annotations
 
 import math
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -30,6 +25,7 @@ from explorer.project.projector import (
     w_noise_scale,
 )
 from tests.conftest import make_generator
+from tests.helpers.interrupt import ctrl_c_after
 
 PIXEL_LOSS = {"l2": 1.0, "msssim": 0.1}   # fast: no perceptual network
 
@@ -409,24 +405,10 @@ def test_cli_without_perceptual_weights_warns_and_still_projects(tmp_path, tiny_
 
 def test_ctrl_c_writes_the_best_result_so_far(tmp_path, tiny_checkpoint, target_png):
     out = tmp_path / "out"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "explorer.cli", "project", "--checkpoint", str(tiny_checkpoint),
-                             "--target", str(target_png), "--steps", "100000", "--loss", "l2",
-                             "--outdir", str(out), "--device", "cpu"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    try:
-        deadline = time.time() + 120
-        buf = ""
-        while time.time() < deadline and "3/100000" not in buf:   # tqdm shows a few steps done
-            chunk = os.read(proc.stderr.fileno(), 4096).decode(errors="replace")
-            if not chunk:
-                break
-            buf += chunk
-        proc.send_signal(signal.SIGINT)
-        stdout, _ = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130
+    rc, stdout = ctrl_c_after(["project", "--checkpoint", str(tiny_checkpoint), "--target", str(target_png),
+                               "--steps", "100000", "--loss", "l2", "--outdir", str(out), "--device", "cpu"],
+                              marker="3/100000")   # tqdm shows a few steps done
+    assert rc == 130
     assert "interrupted" in stdout
     assert load_ws(out / "projected_w.npz", 8, 64).shape == (1, 8, 64)
     assert (out / "proj.png").is_file() and (out / "target.png").is_file()
