@@ -19,7 +19,7 @@ from explorer.live.midi import MidiBinding
 from explorer.live.session import LiveSession
 from explorer.render.state import RenderState, Source
 from tests.conftest import make_generator
-from tests.helpers.gui_display import click, drive, xdotool
+from tests.helpers.gui_display import click, drag, drive, xdotool
 
 pytestmark = pytest.mark.gui
 
@@ -160,8 +160,13 @@ def test_bookmarks_add_with_b_jump_reorder_and_become_a_video(fresh, tmp_path):
     click("bookmarks.b0")                               # jump back to the first
     fresh.wait_for_render()
     assert fresh.state.a.seed == 1
-    drop = dpg.get_item_configuration("bookmarks.b0")["drop_callback"]
-    drop("bookmarks.b0", 2, 0)                          # drag the third onto the first
+    fresh.run_frames(2)
+    dpg.set_y_scroll("controls", dpg.get_y_scroll_max("controls"))   # the strip sits low in the control column
+    fresh.run_frames(3)
+    (x2, y), (w, h) = dpg.get_item_rect_min("bookmarks.b2"), dpg.get_item_rect_size("bookmarks.b2")
+    x0 = dpg.get_item_rect_min("bookmarks.b0")[0]
+    assert 0 < y < 800 - h, "the bookmark strip must be on screen"
+    drag(fresh, x2 + w // 2, x0 + w // 2, y + h // 2, steps=8)        # a real mouse drag: third onto first
     fresh.run_frames(2)
     assert [b.state.a.seed for b in fresh.live.bookmarks.items] == [9, 1, 7]
     out = tmp_path / "walk.gif"

@@ -69,6 +69,11 @@ class BookmarksPanel(Panel):
     def move(self, src: int, dst: int) -> None:
         self.app.live.bookmarks.move(src, dst)
 
+    def _dropped(self, target, source) -> None:
+        """Bookmark `source` (the drag's data) dropped on `target`'s button: Dear PyGui hands a drop callback
+        no user_data, so the target's index comes from the item itself."""
+        self.move(int(source), int(dpg.get_item_user_data(target)))
+
     def _remove_last(self) -> None:
         marks = self.app.live.bookmarks
         if len(marks):
@@ -130,7 +135,7 @@ class BookmarksPanel(Panel):
                 button = dpg.add_image_button(tex, tag=f"bookmarks.b{i}", width=96 * w // max(w, h),
                                               height=96 * h // max(w, h), user_data=i, payload_type="bookmark",
                                               callback=lambda s, a, u: self.jump(u),
-                                              drop_callback=lambda s, a, u: self.move(int(a), u))
+                                              drop_callback=self._dropped)
                 with dpg.drag_payload(parent=button, drag_data=i, payload_type="bookmark"):
                     dpg.add_text(f"bookmark {b.name}")
                 dpg.add_text(b.name, color=DIM_COLOR)
