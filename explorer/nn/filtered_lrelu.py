@@ -3,14 +3,19 @@
 NVlabs' definition, per channel: add the bias; upsample by `up` (insert up-1 zeros after every sample, pad
 or crop by `padding`, convolve with the FIR filter `fu`, gain up^2); leaky ReLU times `gain`; clamp to
 +-`clamp`; convolve with `fd` and keep every `down`-th sample. Their CPU path does exactly that, so up^2 - 1
-of every up^2 multiplies of the first filter hit inserted zeros and the second filter computes down^2 times
-more pixels than it keeps.
+of every up^2 multiplies of the first filter hit inserted zeros, and the second filter computes down^2
+times more pixels than it keeps, all on full-size copies made by padding and slicing.
 
-Here the same result is computed the way the arithmetic wants it:
-- upsampling is a transposed convolution with stride `up` (the polyphase form: each output phase is a short
-  filter over the input, no zeros are multiplied), one pass along x and one along y for a 1-D filter;
-- the activation gain rides in the upsampling filter (lrelu(g y) = g lrelu(y) for g > 0);
-- downsampling is a strided convolution: only the kept pixels are filtered.
+Here the same numbers come from the arithmetic the definition needs and no more:
+- upsampling is a transposed convolution with stride `up`: each output phase is a short filter over the
+  input (polyphase), no inserted zero is stored or multiplied; the crop is the convolution's own padding;
+- downsampling is a strided convolution: only the kept pixels are filtered;
+- a separable filter runs as one pass along y and one along x (upsampling starts along y, while the
+  signal is still narrow); a radial one as a single 2-D strided convolution;
+- the activation gain rides in the upsampling filter (lrelu(g y) = g lrelu(y) for g > 0), the leaky ReLU
+  runs in place, and the clamp is skipped when the filter's peak gain proves no value can reach it.
+All passes are depthwise convolutions, which PyTorch runs best channels-last on CPUs (the layers keep
+activations so). The result is NVlabs' up to float rounding, on any device.
 """
 from __future__ import annotations
 
@@ -39,6 +44,8 @@ def filtered_lrelu(
     if b is not None:
         b = b.to(x.dtype).reshape(1, -1, 1, 1)
         x = x.add_(b) if inplace else x + b
+    if clamp is not None and x.device.type == "cpu" and x.abs().amax().item() * peak_gain(fu, up, gain) <= clamp:
+        clamp = None  # no upsampled value can reach the clamp: skip a pass over the largest tensor
     x = upsample(x, fu, up, padding, gain=gain * up * up)
     if slope != 1:
         x = F.leaky_relu_(x, slope)
@@ -52,41 +59,63 @@ def upsample(x: torch.Tensor, f: Optional[torch.Tensor], up: int, padding: Seque
     px0, px1, py0, py1 = (int(p) for p in padding)
     if f is None:
         f = torch.ones([1, 1], device=x.device)
-    f = f.to(x.dtype)
+    f = f.to(x.device, x.dtype)
     if f.ndim == 1:
-        x = _transposed_fir(x, f * gain, up, px0, px1, dim=3)
-        return _transposed_fir(x, f, up, py0, py1, dim=2)
+        x = transposed_fir(x, f * gain, up, py0, py1, dim=2)
+        return transposed_fir(x, f, up, px0, px1, dim=3)
     return _transposed_fir_2d(x, f * gain, up, (px0, px1, py0, py1))
 
 
 def downsample(x: torch.Tensor, f: Optional[torch.Tensor], down: int) -> torch.Tensor:
     """upfirdn2d(x, f, down=down): FIR over the valid region, computed only where every down-th sample is kept."""
-    c = x.shape[1]
     if f is None:
         return x[:, :, ::down, ::down] if down > 1 else x
-    f = f.to(x.dtype).flip(list(range(f.ndim)))  # NVlabs convolves; conv2d correlates
+    f = f.to(x.device, x.dtype)
     if f.ndim == 1:
-        x = F.conv2d(x, f.reshape(1, 1, 1, -1).expand(c, 1, 1, -1), stride=(1, down), groups=c)
-        return F.conv2d(x, f.reshape(1, 1, -1, 1).expand(c, 1, -1, 1), stride=(down, 1), groups=c)
-    return F.conv2d(x, f[None, None].expand(c, 1, -1, -1), stride=down, groups=c)
+        return strided_fir(strided_fir(x, f, down, dim=3), f, down, dim=2)
+    c = x.shape[1]
+    return F.conv2d(x, f.flip([0, 1])[None, None].expand(c, 1, -1, -1), stride=down, groups=c)
 
 
-def _transposed_fir(x: torch.Tensor, f: torch.Tensor, up: int, pad_lo: int, pad_hi: int, dim: int) -> torch.Tensor:
+def peak_gain(f: Optional[torch.Tensor], up: int, gain: float) -> float:
+    """The most `upsample` can amplify a value: |upsample(x)| <= peak_gain * max|x| (gain and up^2 included).
+
+    Each output is one polyphase component of f applied to the input, so its worst case is the largest
+    sum of |taps| over the phases, per axis.
+    """
+    if f is None:
+        return gain * up * up
+    f = f.detach().to("cpu", torch.float64).abs()
+    if f.ndim == 2:
+        return gain * up * up * max(f[i::up, j::up].sum().item() for i in range(up) for j in range(up))
+    return gain * (up * max(f[p::up].sum().item() for p in range(up))) ** 2
+
+
+def transposed_fir(x: torch.Tensor, f: torch.Tensor, up: int, pad_lo: int, pad_hi: int, dim: int) -> torch.Tensor:
     """Along one axis: y[m] = sum_i x[i] f[m + L-1 - pad_lo - up*i], the zero-inserted, padded, convolved signal.
 
     That is a transposed convolution with stride `up` whose full output is shifted by L-1-pad_lo: crop (or
-    zero-extend) it to the length NVlabs' upfirdn2d gives.
+    zero-extend) it to the length NVlabs' upfirdn2d gives; the convolution's padding does the symmetric
+    part of the crop.
     """
     c, n, taps = x.shape[1], x.shape[dim], f.shape[0]
-    if up == 1 and taps == 1:
-        y = x * f[0] if f[0] != 1 else x
-    else:
-        shape = (c, 1, 1, taps) if dim == 3 else (c, 1, taps, 1)
-        stride = (1, up) if dim == 3 else (up, 1)
-        y = F.conv_transpose2d(x, f.reshape(shape[1:]).expand(shape), stride=stride, groups=c)
     lo = taps - 1 - pad_lo                          # samples to drop at the start (negative: zeros to add)
     hi = (n - 1) * up + taps - (n * up + pad_lo + pad_hi - taps + 1) - lo  # ... and at the end
-    return _crop(y, dim, lo, hi)
+    if up == 1 and taps == 1:
+        return _crop(x * f[0] if f[0] != 1 else x, dim, lo, hi)
+    shape = (c, 1, 1, taps) if dim == 3 else (c, 1, taps, 1)
+    stride = (1, up) if dim == 3 else (up, 1)
+    both = max(min(lo, hi), 0)
+    pad = (0, both) if dim == 3 else (both, 0)
+    y = F.conv_transpose2d(x, f.reshape(shape[1:]).expand(shape), stride=stride, padding=pad, groups=c)
+    return _crop(y, dim, lo - both, hi - both)
+
+
+def strided_fir(x: torch.Tensor, f: torch.Tensor, down: int, dim: int) -> torch.Tensor:
+    """Along one axis: y[k] = sum_t f[L-1-t] x[down*k + t] over the valid region (a strided convolution)."""
+    c = x.shape[1]
+    shape, stride = ((c, 1, 1, -1), (1, down)) if dim == 3 else ((c, 1, -1, 1), (down, 1))
+    return F.conv2d(x, f.flip(0).reshape(shape[1:]).expand(shape), stride=stride, groups=c)
 
 
 def _transposed_fir_2d(x: torch.Tensor, f: torch.Tensor, up: int, padding: tuple[int, int, int, int]) -> torch.Tensor:
@@ -100,9 +129,11 @@ def _transposed_fir_2d(x: torch.Tensor, f: torch.Tensor, up: int, padding: tuple
 
 
 def _crop(x: torch.Tensor, dim: int, lo: int, hi: int) -> torch.Tensor:
-    """Drop lo / hi samples at the two ends of `dim` (negative: append zeros)."""
+    """Drop lo / hi samples at the two ends of `dim` (negative: append zeros); dropping alone is a view."""
     if lo == 0 and hi == 0:
         return x
+    if lo >= 0 and hi >= 0:
+        return x.narrow(dim, lo, x.shape[dim] - lo - hi)
     pads = [0, 0, 0, 0]
     pads[(3 - dim) * 2: (3 - dim) * 2 + 2] = [-lo, -hi]
     return F.pad(x, pads)

@@ -81,7 +81,7 @@ class SynthesisInput(torch.nn.Module):
              + phases[:, None, None, :])                                                          # [N, H, W, C]
         x = torch.sin(x * (2 * math.pi)) * amplitudes[:, None, None, :]
         x = x @ (self.weight / math.sqrt(self.channels)).t()      # mix channels
-        return x.permute(0, 3, 1, 2).contiguous()
+        return x.permute(0, 3, 1, 2)                              # NCHW, stored channels-last
 
 
 # --- Layers --------------------------------------------------------------------------------------------
@@ -111,7 +111,10 @@ def modulated_conv2d(
     dcoefs = dcoefs * input_gain
     if n == 1:  # one sample: modulate the weight itself, no activation-sized temporaries
         w = weight * styles.reshape(1, -1, 1, 1) * dcoefs.reshape(-1, 1, 1, 1)
-        return F.conv2d(x, w.to(x.dtype), padding=padding)
+        if w.shape[2:] == (1, 1) and padding == 0:  # config-R: a 1x1 conv is one matrix product over pixels
+            y = x.permute(0, 2, 3, 1) @ w[:, :, 0, 0].t().to(x.dtype)
+            return y.permute(0, 3, 1, 2)
+        return F.conv2d(x.contiguous(memory_format=torch.channels_last), w.to(x.dtype), padding=padding)
     # a batch: conv(x, w * s) * d == conv(x * s, w) * d, one convolution with the shared weight
     x = F.conv2d(x * styles.to(x.dtype).reshape(n, -1, 1, 1), weight.to(x.dtype), padding=padding)
     return x.mul_(dcoefs.to(x.dtype).reshape(n, -1, 1, 1)) if can_overwrite(x) else x * dcoefs.reshape(n, -1, 1, 1)
@@ -145,9 +148,9 @@ class SynthesisLayer(torch.nn.Module):
             styles = styles * (1 / math.sqrt(s.in_channels * s.conv_kernel ** 2))
         x = modulated_conv2d(x.to(dtype), self.weight, styles, demodulate=not s.is_torgb,
                              input_gain=self.magnitude_ema.rsqrt(), padding=s.conv_kernel - 1)
+        gain, slope = (1, 1) if s.is_torgb else (math.sqrt(2), 0.2)
         return filtered_lrelu(x, self.up_filter, self.down_filter, self.bias, up=s.up_factor, down=s.down_factor,
-                              padding=s.padding, gain=1 if s.is_torgb else math.sqrt(2),
-                              slope=1 if s.is_torgb else 0.2, clamp=s.conv_clamp, inplace=can_overwrite(x))
+                              padding=s.padding, gain=gain, slope=slope, clamp=s.conv_clamp, inplace=can_overwrite(x))
 
     def extra_repr(self) -> str:
         s = self.spec
