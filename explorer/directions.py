@@ -39,10 +39,13 @@ import torch
 from .errors import ExplorerError
 from .io.arrays import read_npz
 from .latents import write_npz
+from .lru import LRU
 from .nn.family import FamilyGenerator, style_affine
 
 STD_SAMPLES = 2000      # latents sampled to measure the spread of w (alpha unit); ~2% error on a std
 STD_SEED = 0            # they come from np.random.RandomState(STD_SEED): deterministic per checkpoint
+DIRECTION_SETS_KEPT = 32   # (model, source, layer range) sets cached; a user switches among a few
+COVARIANCES_KEPT = 4       # one per model (w_dim^2 float64: 2 MB at 512)
 RANK_TOL = 1e-9         # eigenvalues below RANK_TOL * the largest belong to the null space: no direction
 
 
@@ -177,8 +180,8 @@ class DirectionCache:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._sets: dict[tuple, tuple[weakref.ref, Directions]] = {}
-        self._cov: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+        self._sets: LRU[tuple[weakref.ref, Directions]] = LRU(DIRECTION_SETS_KEPT)
+        self._cov: LRU[tuple[weakref.ref, np.ndarray]] = LRU(COVARIANCES_KEPT)
 
     def get(self, G: FamilyGenerator, source: str, layers: str = "all") -> Directions:
         key = (id(G), source, layers if source == "sefa" else _file_stamp(source))
@@ -191,7 +194,7 @@ class DirectionCache:
             else:
                 vectors, values = load_directions(source, G.w_dim)
             entry = Directions(source, layers, vectors, values, spread(self.covariance(G), vectors))
-            self._sets[key] = (weakref.ref(G), entry)
+            self._sets.put(key, (weakref.ref(G), entry))
             return entry
 
     def steps(self, G: FamilyGenerator, source: str, layers: str = "all") -> np.ndarray:
@@ -203,7 +206,7 @@ class DirectionCache:
             hit = self._cov.get(id(G))
             if hit is None or hit[0]() is not G:
                 hit = (weakref.ref(G), w_covariance(G))
-                self._cov[id(G)] = hit
+                self._cov.put(id(G), hit)
             return hit[1]
 
     def clear(self) -> None:

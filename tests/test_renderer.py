@@ -1,6 +1,8 @@
 """RenderState -> pixels: semantics of every control, caching that never changes a pixel, and the worker."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import threading
 import time
@@ -135,6 +137,30 @@ def test_mapping_runs_once_per_source(ckpt):
     assert r.stats.mapped == 1
 
 
+def test_the_w_cache_stays_bounded_over_a_long_session_of_seed_changes(ckpt):
+    from explorer.render.renderer import W_CACHE_SIZE
+    r = Renderer()
+    s = base_state(ckpt)
+    for seed in range(3 * W_CACHE_SIZE):         # a user scrubbing the seed slider
+        r.compute_ws(s.replace(a=Source(seed=seed)), r.model_for(s).G)
+    assert len(r._w_cache) <= W_CACHE_SIZE
+    r.stats.mapped = 0
+    r.compute_ws(s.replace(a=Source(seed=3 * W_CACHE_SIZE - 1)), r.model_for(s).G)   # recent seeds stay cached
+    assert r.stats.mapped == 0
+    r.compute_ws(s.replace(a=Source(seed=0)), r.model_for(s).G)                        # the oldest were dropped
+    assert r.stats.mapped == 1
+
+
+def test_the_direction_cache_stays_bounded(ckpt, tmp_path):
+    from explorer.directions import DIRECTION_SETS_KEPT, DirectionCache, save_directions
+    G = Renderer().model_for(base_state(ckpt)).G
+    cache = DirectionCache()
+    for i in range(DIRECTION_SETS_KEPT + 8):    # a user loading many direction files
+        path = save_directions(tmp_path / f"d{i}.npz", np.eye(G.w_dim, dtype=np.float32)[:2], None, "all")
+        cache.get(G, str(path))
+    assert len(cache._sets) == DIRECTION_SETS_KEPT
+
+
 def test_mixing_semantics(ckpt):
     r = Renderer()
     s = base_state(ckpt)
@@ -220,6 +246,10 @@ def test_worker_drops_stale_requests_and_reports_errors(ckpt, tmp_path):
         assert w.wait_idle(60)
         err = w.latest()
         assert err.image is None and str(bad) in err.error and "\n" not in err.error
+        cli = io.StringIO()
+        with contextlib.redirect_stderr(cli):
+            main(["info", str(bad)])
+        assert cli.getvalue().strip() == f"explorer info: error: {err.error}"   # the line the CLI gives
         w.submit(s)                                    # and it keeps serving
         assert w.wait_idle(60)
         assert w.latest().error is None and w.latest().image is not None

@@ -34,10 +34,13 @@ from ..errors import ExplorerError
 from ..images import to_uint8
 from ..io import load_generator, resolve_device
 from ..latents import load_ws, one_hot, z_from_seed
+from ..lru import LRU
 from ..nn.blend import LiveBlend
 from ..nn.family import FamilyGenerator, LowPrecision, truncate
 from ..nn.layer_table import LayerTable
 from .state import RenderState, Source
+
+W_CACHE_SIZE = 256   # mapped ws kept (seeds visited, slerp steps): ~37 kB each for a 1024 px model
 
 
 @dataclasses.dataclass
@@ -66,7 +69,7 @@ class Renderer:
         self.use_cache = use_cache
         self.stats = RenderStats()
         self._model: Optional[_Model] = None
-        self._w_cache: dict[tuple, torch.Tensor] = {}
+        self._w_cache: LRU[torch.Tensor] = LRU(W_CACHE_SIZE)
         self._noise_cache: dict[tuple, dict[str, torch.Tensor]] = {}
         self.directions = DirectionCache()
         self._prev: Optional[dict] = None   # inputs and per-block outputs of the last synthesis
@@ -191,8 +194,9 @@ class Renderer:
 
     def _source_w(self, G: FamilyGenerator, src: Source) -> torch.Tensor:
         key = ("src", src.seed if src.w_path is None else None, src.w_path, src.w_row, src.class_idx)
-        if self.use_cache and key in self._w_cache:
-            return self._w_cache[key]
+        hit = self._w_cache.get(key) if self.use_cache else None
+        if hit is not None:
+            return hit
         if src.w_path is not None:
             ws = load_ws(src.w_path, G.num_ws, G.w_dim)
             if not 0 <= src.w_row < ws.shape[0]:
@@ -202,13 +206,14 @@ class Renderer:
             z = torch.from_numpy(z_from_seed(src.seed, G.z_dim)).float().to(G.device)
             w = G.mapping(z, one_hot(src.class_idx, G.c_dim, device=G.device))
             self.stats.mapped += 1
-        self._w_cache[key] = w
+        self._w_cache.put(key, w)
         return w
 
     def _slerp_w(self, G: FamilyGenerator, a: Source, b: Source, t: float) -> torch.Tensor:
         key = ("slerp", a.seed, b.seed, a.class_idx, b.class_idx, t)
-        if self.use_cache and key in self._w_cache:
-            return self._w_cache[key]
+        hit = self._w_cache.get(key) if self.use_cache else None
+        if hit is not None:
+            return hit
         za, zb = (torch.from_numpy(z_from_seed(s.seed, G.z_dim)).float() for s in (a, b))
         z = slerp(za, zb, t).to(G.device)
         c = one_hot(a.class_idx, G.c_dim, device=G.device)
@@ -216,9 +221,7 @@ class Renderer:
             c = c.lerp(one_hot(b.class_idx, G.c_dim, device=G.device), t)
         w = G.mapping(z, c)
         self.stats.mapped += 1
-        if len(self._w_cache) > 512:  # dragging t makes a new key per frame
-            self._w_cache = {k: v for k, v in self._w_cache.items() if k[0] == "src"}
-        self._w_cache[key] = w
+        self._w_cache.put(key, w)
         return w
 
     # --- noise ------------------------------------------------------------------------------------
