@@ -13,27 +13,37 @@ from .files import atomic_write
 from .io.arrays import read_npz
 
 
+SEED_RANGE = (0, 2 ** 32 - 1)   # what np.random.RandomState accepts: NVlabs' seeds
+MAX_SEEDS = 1_000_000           # in one list (a million images is days of rendering)
+
+
 def parse_seeds(spec: str) -> list[int]:
-    """'0-3,10' -> [0, 1, 2, 3, 10] (order kept, duplicates dropped)."""
-    out: list[int] = []
+    """'0-3,10' -> [0, 1, 2, 3, 10] (order kept, duplicates dropped).
+
+    Every number is range-checked and the list's length counted before a range is expanded, so
+    '0-1000000000000' is one line of error, not a MemoryError.
+    """
+    parts: list[tuple[int, int]] = []
     for part in str(spec).replace(" ", "").split(","):
         if not part:
             continue
         try:
-            if "-" in part[1:]:
-                a, b = part.split("-", 1)
-                lo, hi = int(a), int(b)
-                if hi < lo:
-                    raise ValueError
-                out.extend(range(lo, hi + 1))
-            else:
-                out.append(int(part))
+            a, b = part.split("-", 1) if "-" in part[1:] else (part, part)
+            lo, hi = int(a), int(b)
         except ValueError:
             raise ExplorerError(f"bad seed list {spec!r}: use forms like 0-7 or 0,3,9") from None
-    bad = [s for s in out if not 0 <= s < 2 ** 32]
-    if bad:
-        raise ExplorerError(f"seed {bad[0]} out of range 0..2^32-1")
-    return list(dict.fromkeys(out))
+        for s in (lo, hi):
+            if not SEED_RANGE[0] <= s <= SEED_RANGE[1]:
+                raise ExplorerError(f"seed {s} out of range {SEED_RANGE[0]}..2^32-1")
+        if hi < lo:
+            raise ExplorerError(f"bad seed range {part!r}: the end is below the start")
+        parts.append((lo, hi))
+    if not parts:
+        raise ExplorerError(f"no seeds in {spec!r}: use forms like 0-7 or 0,3,9")
+    total = sum(hi - lo + 1 for lo, hi in parts)
+    if total > MAX_SEEDS:
+        raise ExplorerError(f"seed list {spec!r} names {total} seeds, more than {MAX_SEEDS}")
+    return list(dict.fromkeys(s for lo, hi in parts for s in range(lo, hi + 1)))
 
 
 def z_from_seed(seed: int, z_dim: int) -> np.ndarray:

@@ -224,12 +224,15 @@ def test_cli_grid_is_direction_blocks_of_seed_rows_by_alpha_columns(tmp_path):
 
 
 def test_default_alphas_are_minus_three_to_three_in_seven_steps():
-    from explorer.commands.directions import parse_alphas
+    import argparse
 
-    assert parse_alphas("-3:3:7") == [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
-    assert parse_alphas("-1,0.5") == [-1.0, 0.5]
-    with pytest.raises(ExplorerError, match="alphas"):
-        parse_alphas("-3:3")
+    from explorer.commands.directions import alpha_list
+
+    assert alpha_list("-3:3:7") == [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
+    assert alpha_list("-1,0.5") == [-1.0, 0.5]
+    for bad in ("-3:3", "nan,1", "0:inf:3", "1e6", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            alpha_list(bad)
 
 
 def _bad_files(tmp_path, w_dim):

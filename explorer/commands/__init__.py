@@ -6,12 +6,18 @@ import dataclasses
 from typing import Optional
 
 from ..errors import ExplorerError
+from ..io.validate import LIMITS
+from ..nn.config import num_ws_at
 from ..nn.family import NOISE_MODES
-from ..render.state import DEVICES, PRECISIONS, RenderState
+from ..render.state import DEVICES, MAX_CLASS, PRECISIONS, PSI_RANGE, RenderState
+from .values import count, number, path, seed
+
+MAX_BATCH = 4096      # images in one forward pass or training batch
+MAX_WS = num_ws_at(LIMITS["img_resolution"][1])   # w indices of the largest generator io/validate.py allows
 
 
 def add_checkpoint_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", "--network", dest="checkpoint", default=None, metavar="PATH",
+    p.add_argument("--checkpoint", "--network", dest="checkpoint", type=path, default=None, metavar="PATH",
                    help="generator checkpoint: explorer .safetensors, NVlabs .pkl or rosinality .pt "
                         "(default: the bundled generator)")
 
@@ -30,12 +36,13 @@ def add_look_args(p: argparse.ArgumentParser, state_help: Optional[str] = None,
     """Options that decide how every image looks; with --state (offered when state_help is given) they
     override the session's values. Read them with state_from_args."""
     if state_help:
-        p.add_argument("--state", default=None, metavar="JSON", help=state_help)
-    p.add_argument("--trunc", dest="psi", type=float, default=None, help=trunc_help)
-    p.add_argument("--cutoff", type=int, default=None, help="truncate only the first K w indices")
+        p.add_argument("--state", type=path, default=None, metavar="JSON", help=state_help)
+    p.add_argument("--trunc", dest="psi", type=number(*PSI_RANGE), default=None, help=trunc_help)
+    p.add_argument("--cutoff", type=count(0, MAX_WS), default=None, help="truncate only the first K w indices")
     p.add_argument("--noise-mode", default=None, choices=NOISE_MODES, help="default const")
-    p.add_argument("--noise-seed", type=int, default=None, help="seed of the noise for --noise-mode random")
-    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label for conditional models")
+    p.add_argument("--noise-seed", type=seed, default=None, help="seed of the noise for --noise-mode random")
+    p.add_argument("--class", dest="class_idx", type=count(0, MAX_CLASS), default=None,
+                   help="class label for conditional models")
 
 
 def state_from_args(args: argparse.Namespace) -> RenderState:

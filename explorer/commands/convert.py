@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 
+from .values import path
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="convert an NVlabs .pkl or rosinality .pt to explorer .safetensors")
-    p.add_argument("src", help="input checkpoint")
-    p.add_argument("dst", help="output .safetensors file")
+    p.add_argument("src", type=path, help="input checkpoint")
+    p.add_argument("dst", type=path, help="output .safetensors file")
     p.set_defaults(func=run)
 
 

@@ -3,21 +3,24 @@ from __future__ import annotations
 
 import argparse
 
+from ..io.validate import LIMITS
+from .values import count, path, seed
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dataset", help="build a training set (zip) from a folder or procedural avatars")
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     f = kinds.add_parser("folder", help="centre-crop and resize every image in a folder")
-    f.add_argument("src", help="folder of images (searched recursively)")
-    f.add_argument("--resolution", type=int, required=True)
-    f.add_argument("--out", required=True, help="output .zip")
+    f.add_argument("src", type=path, help="folder of images (searched recursively)")
+    f.add_argument("--resolution", type=count(*LIMITS["img_resolution"]), required=True)
+    f.add_argument("--out", type=path, required=True, help="output .zip")
     f.set_defaults(func=run_folder)
     a = kinds.add_parser("avatars", help="procedural cartoon faces from python-avatars")
-    a.add_argument("--count", type=int, required=True)
-    a.add_argument("--resolution", type=int, default=64)
-    a.add_argument("--seed", type=int, default=0)
-    a.add_argument("--workers", type=int, default=None)
-    a.add_argument("--out", required=True, help="output .zip")
+    a.add_argument("--count", type=count(1, 10_000_000), required=True)
+    a.add_argument("--resolution", type=count(*LIMITS["img_resolution"]), default=64)
+    a.add_argument("--seed", type=seed, default=0)
+    a.add_argument("--workers", type=count(1, 1024), default=None)
+    a.add_argument("--out", type=path, required=True, help="output .zip")
     a.set_defaults(func=run_avatars)
 
 

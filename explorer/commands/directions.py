@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import argparse
 
+from ..render.state import ALPHA_RANGE
 from . import add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
+from .values import count, number, path, seed_list
 
 DEFAULT_ALPHAS = "-3:3:7"
+MAX_ALPHAS = 1024       # grid columns
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,13 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", default="all",
                    help="w indices the directions are computed for and applied to: all (default), coarse, "
                         "middle, fine, 0-3, 0,2,5")
-    p.add_argument("--k", type=int, default=10, help="how many directions, strongest first (default 10)")
-    p.add_argument("--from", dest="source", default=None, metavar="NPZ",
+    p.add_argument("--k", type=count(1, 16384), default=10, help="how many directions, strongest first (default 10)")
+    p.add_argument("--from", dest="source", type=path, default=None, metavar="NPZ",
                    help="use the directions in this .npz (key 'directions' [k, w_dim]) instead of SeFa")
-    p.add_argument("--out", default=None, metavar="NPZ", help="write the directions here")
-    p.add_argument("--grid", default=None, metavar="PNG", help="render each direction at --alphas for --seeds")
-    p.add_argument("--seeds", default="0-2", help="grid rows per direction (default 0-2)")
-    p.add_argument("--alphas", default=DEFAULT_ALPHAS,
+    p.add_argument("--out", type=path, default=None, metavar="NPZ", help="write the directions here")
+    p.add_argument("--grid", type=path, default=None, metavar="PNG", help="render each direction at --alphas for --seeds")
+    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2], help="grid rows per direction (default 0-2)")
+    p.add_argument("--alphas", type=alpha_list, default=DEFAULT_ALPHAS,
                    help="grid columns, in standard deviations of w along the direction: a list (-2,0,2) "
                         f"or start:stop:count (default {DEFAULT_ALPHAS})")
     add_look_args(p)
@@ -46,23 +49,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def parse_alphas(text: str) -> list[float]:
-    """'-3:3:7' (start:stop:count, both ends included) or '-2,0,2'."""
+def alpha_list(text: str) -> list[float]:
+    """'-3:3:7' (start:stop:count, both ends included) or '-2,0,2'; finite, within ALPHA_RANGE."""
     import numpy as np
-
-    from ..errors import ExplorerError
 
     try:
         if ":" in text:
-            start, stop, count = text.split(":")
-            if int(count) < 1:
-                raise ValueError("count must be at least 1")
-            return [round(float(a), 6) for a in np.linspace(float(start), float(stop), int(count))]
-        values = [float(a) for a in text.split(",") if a.strip()]
-    except ValueError as e:
-        raise ExplorerError(f"--alphas {text!r}: expected start:stop:count or a list like -2,0,2 ({e})") from None
-    if not values:
-        raise ExplorerError("--alphas is empty")
+            start, stop, n = text.split(":")
+            parse = number(*ALPHA_RANGE)
+            n = count(1, MAX_ALPHAS)(n)
+            values = [round(float(a), 6) for a in np.linspace(parse(start), parse(stop), n)]
+        else:
+            values = [number(*ALPHA_RANGE)(a) for a in text.split(",") if a.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r}: expected start:stop:count or a list like -2,0,2") from None
+    if not 1 <= len(values) <= MAX_ALPHAS:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r}: give 1..{MAX_ALPHAS} alphas")
     return values
 
 
@@ -70,16 +72,15 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..directions import save_directions
+    from ..io.files import absolute
     from ..errors import ExplorerError
     from ..images import save_png
-    from ..latents import one_hot, parse_seeds
+    from ..latents import one_hot
     from ..render.renderer import Renderer
 
-    if args.k < 1:
-        raise ExplorerError("--k must be at least 1")
-    source = str(Path(args.source).expanduser().resolve()) if args.source else "sefa"
-    alphas = parse_alphas(args.alphas) if args.grid else []
-    seeds = parse_seeds(args.seeds) if args.grid else []
+    source = absolute(args.source) if args.source else "sefa"
+    alphas = args.alphas if args.grid else []
+    seeds = args.seeds if args.grid else []
     state = state_from_args(args)     # how the grid looks: truncation, noise, class
     renderer = Renderer()
     G = renderer.model_for(state).G

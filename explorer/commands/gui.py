@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from . import add_checkpoint_arg, add_device_arg, add_precision_arg
+from .values import count, path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,18 +13,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_checkpoint_arg(p)
     add_device_arg(p)
     add_precision_arg(p)
-    p.add_argument("--session", default=None, metavar="JSON", help="start from a saved session (with its bookmarks "
+    p.add_argument("--session", type=path, default=None, metavar="JSON", help="start from a saved session (with its bookmarks "
                                                                    "and MIDI bindings)")
     p.add_argument("--osc", default=None, metavar="HOST:PORT",
                    help="listen for OSC control (e.g. 127.0.0.1:9000; see the README for the addresses)")
     p.add_argument("--osc-send", default=None, metavar="HOST:PORT", help="send every change of the state there over OSC")
     p.add_argument("--midi", default=None, metavar="PORT",
                    help="take MIDI from this input port, or 'virtual' for a port of the app's own")
-    p.add_argument("--screenshot", default=None, metavar="FILE",
+    p.add_argument("--screenshot", type=path, default=None, metavar="FILE",
                    help="render, save the whole window to FILE (PNG) and exit")
-    p.add_argument("--frames", type=int, default=30, help="UI frames to draw before the screenshot (default 30)")
-    p.add_argument("--width", type=int, default=1400, help="window width, px")
-    p.add_argument("--height", type=int, default=900, help="window height, px")
+    p.add_argument("--frames", type=count(1, 1_000_000), default=30, help="UI frames to draw before the screenshot (default 30)")
+    p.add_argument("--width", type=count(320, 16384), default=1400, help="window width, px")
+    p.add_argument("--height", type=count(240, 16384), default=900, help="window height, px")
     p.set_defaults(func=run)
 
 

@@ -6,13 +6,15 @@ import dataclasses
 import json
 import os
 
+from .values import path
+
 BUFFERS = ("noise_const", "resample_filter", "w_avg", "up_filter", "down_filter", "magnitude_ema",
            "input.transform", "input.freqs", "input.phases")   # tensors that are not learned parameters
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="describe a checkpoint")
-    p.add_argument("path", nargs="?", default=None, help="checkpoint (default: the bundled generator)")
+    p.add_argument("path", type=path, nargs="?", default=None, help="checkpoint (default: the bundled generator)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=run)
 

@@ -4,20 +4,21 @@ from __future__ import annotations
 import argparse
 import json
 
-from . import add_checkpoint_arg, add_device_arg
+from . import MAX_BATCH, add_checkpoint_arg, add_device_arg
+from .values import count, path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("metrics", help="FID / KID of a generator against a dataset; what its style levels change")
     add_checkpoint_arg(p)
-    p.add_argument("--data", default=None, help="dataset zip or folder (the training set) for FID / KID")
-    p.add_argument("--fid", type=int, default=2000, help="number of generated samples")
-    p.add_argument("--real", type=int, default=None, help="number of real images (default: same as --fid)")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--levels", type=int, default=0, metavar="PAIRS",
+    p.add_argument("--data", type=path, default=None, help="dataset zip or folder (the training set) for FID / KID")
+    p.add_argument("--fid", type=count(2, 10_000_000), default=2000, help="number of generated samples")
+    p.add_argument("--real", type=count(2, 10_000_000), default=None, help="number of real images (default: same as --fid)")
+    p.add_argument("--batch", type=count(1, MAX_BATCH), default=32)
+    p.add_argument("--levels", type=count(0, 1_000_000), default=0, metavar="PAIRS",
                    help="also measure what copying coarse / middle / fine styles and re-seeding noise change, "
                         "over this many seed pairs")
-    p.add_argument("--json", dest="json_out", default=None, help="also write the result to this JSON file")
+    p.add_argument("--json", dest="json_out", type=path, default=None, help="also write the result to this JSON file")
     add_device_arg(p)
     p.set_defaults(func=run)
 

@@ -18,17 +18,21 @@ import sys
 import threading
 from pathlib import Path
 
+from ..render.state import MAX_CLASS
 from . import add_checkpoint_arg, add_device_arg
+from .values import count, number, path, seed
+
+MAX_STEPS = 1_000_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("project", help="project photos into W / W+ (NVlabs projector, offline perceptual loss), "
                                        "optionally tune the generator to them")
     add_checkpoint_arg(p)
-    p.add_argument("--target", dest="targets", nargs="+", required=True, metavar="IMAGE|DIR",
+    p.add_argument("--target", dest="targets", type=path, nargs="+", required=True, metavar="IMAGE|DIR",
                    help="image file(s) to project (several are optimised together as one batch), or one folder: "
                         "each image in it is projected into its own result folder, resumably")
-    p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000, as NVlabs)")
+    p.add_argument("--steps", type=count(1, MAX_STEPS), default=1000, help="optimisation steps (default 1000, as NVlabs)")
     p.add_argument("--space", default="w", choices=["w", "w+"],
                    help="w: one w for all layers (edits well); w+: one per layer (fits better)")
     frame = p.add_mutually_exclusive_group()
@@ -41,29 +45,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     frame.add_argument("--auto-align", action="store_true",
                        help="find the eyes with OpenCV's Haar cascades (optional extra 'faces'; upright frontal "
                             "human and cat faces only), then frame as --align-eyes")
-    p.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
+    p.add_argument("--rotate", type=number(-360, 360), default=0.0, metavar="DEG",
                    help="with --crop: turn the square counter-clockwise by DEG degrees about its centre")
-    p.add_argument("--tune", type=int, default=0, metavar="STEPS",
+    p.add_argument("--tune", type=count(0, MAX_STEPS), default=0, metavar="STEPS",
                    help="after the search, tune a copy of the generator to the photo for STEPS steps "
                         "(pivotal tuning) and write it as tuned.safetensors")
-    p.add_argument("--locality", type=float, default=None, metavar="X",
+    p.add_argument("--locality", type=number(0, 1e6), default=None, metavar="X",
                    help="--tune: weight of the term keeping the tuned generator's other images unchanged "
                         "(default 0.3; higher: other seeds move less, the photo fits less; 0 = none)")
     p.add_argument("--loss", default=None, metavar="SPEC",
                    help="weighted distance terms (perceptual, l2, l1, msssim), default 'perceptual=1,l2=1,msssim=0.1' "
                         "for the search and 'l2=1' for --tune")
-    p.add_argument("--vgg16", default=None, metavar="PATH",
+    p.add_argument("--vgg16", type=path, default=None, metavar="PATH",
                    help="NVlabs' VGG16 LPIPS TorchScript (vgg16.pt) as the perceptual network instead of MobileNetV2")
-    p.add_argument("--wplus-weight", type=float, default=None, metavar="X",
+    p.add_argument("--wplus-weight", type=number(0, 1e6), default=None, metavar="X",
                    help="W+ only: penalty keeping the layers' ws near their mean (default 0.1; 0 = none)")
     p.add_argument("--fixed-noise", action="store_true",
                    help="keep the model's constant noise instead of optimising noise maps (always so with --tune)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial noise maps and the w noise")
-    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label for conditional models")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the initial noise maps and the w noise")
+    p.add_argument("--class", dest="class_idx", type=count(0, MAX_CLASS), default=None,
+                   help="class label for conditional models")
     p.add_argument("--save-video", action="store_true", help="also write proj.mp4 (target | projection)")
-    p.add_argument("--video-every", type=int, default=None, metavar="K",
+    p.add_argument("--video-every", type=count(1, MAX_STEPS), default=None, metavar="K",
                    help="steps between video frames (default: about 100 frames in all)")
-    p.add_argument("--outdir", required=True, help="where to write the results")
+    p.add_argument("--outdir", type=path, required=True, help="where to write the results")
     add_device_arg(p)
     p.set_defaults(func=run)
 
@@ -74,15 +79,14 @@ def run(args: argparse.Namespace) -> int:
     from ..io import load_generator
 
     framing = _framing(args)
-    _check_numbers(args)
     folder = len(args.targets) == 1 and Path(args.targets[0]).is_dir()
     if not folder and any(Path(t).is_dir() for t in args.targets):
         raise ExplorerError("give either image files or one folder as --target, not both")
     if (framing.crop is not None or framing.eyes is not None) and (folder or len(args.targets) > 1):
         raise ExplorerError("--crop and --align-eyes give positions in one photo: use them with a single image "
                             "(--auto-align works for many)")
-    outdir = ensure_outdir(args.outdir)
     G = load_generator(args.checkpoint, device=args.device)
+    outdir = ensure_outdir(args.outdir)   # only once the generator has been read
     if folder:
         return _run_folder(G, args, framing, outdir)
     return _run_files(G, args, framing, outdir)
@@ -120,21 +124,6 @@ def _framing(args: argparse.Namespace):
         v = _numbers(args.align_eyes, 6, "--align-eyes")
         return Framing(eyes=((v[0], v[1]), (v[2], v[3]), (v[4], v[5])))
     return Framing(auto=args.auto_align)
-
-
-def _check_numbers(args: argparse.Namespace) -> None:
-    from ..errors import ExplorerError
-
-    if args.steps < 1:
-        raise ExplorerError(f"--steps must be >= 1, got {args.steps}")
-    if args.tune < 0:
-        raise ExplorerError(f"--tune must be >= 0 steps, got {args.tune}")
-    if args.video_every is not None and args.video_every < 1:
-        raise ExplorerError(f"--video-every must be >= 1, got {args.video_every}")
-    if args.wplus_weight is not None and not args.wplus_weight >= 0:
-        raise ExplorerError(f"--wplus-weight must be >= 0, got {args.wplus_weight}")
-    if args.locality is not None and not args.locality >= 0:
-        raise ExplorerError(f"--locality must be >= 0, got {args.locality}")
 
 
 def _projector_config(args: argparse.Namespace):

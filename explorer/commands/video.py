@@ -8,18 +8,21 @@ from __future__ import annotations
 import argparse
 
 from ..render.state import INTERP_SPACES
-from ..video.paths import INTERPS
-from . import add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
+from ..video.paths import INTERPS, MAX_FRAMES_PER_KEY
+from ..video.writer import MAX_FPS
+from . import MAX_BATCH, add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
+from .values import count, number, path, seed_list
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("video", help="render an interpolation walk through keyframes to .mp4 or .gif")
     add_checkpoint_arg(p)
     keys = p.add_mutually_exclusive_group()
-    keys.add_argument("--seeds", default=None, help="keyframe seeds in order, e.g. 1,5,9 or 0-7")
-    keys.add_argument("--projected-w", nargs="+", default=None, metavar="NPZ",
+    keys.add_argument("--seeds", type=seed_list, default=None, help="keyframe seeds in order, e.g. 1,5,9 or 0-7")
+    keys.add_argument("--projected-w", type=path, nargs="+", default=None, metavar="NPZ",
                       help="keyframes from .npz files (key 'w'), every row of each file in order")
-    p.add_argument("--frames-per-seed", "--frames-per-key", dest="frames_per_key", type=int, default=60, metavar="F",
+    p.add_argument("--frames-per-seed", "--frames-per-key", dest="frames_per_key", type=count(1, MAX_FRAMES_PER_KEY),
+                   default=60, metavar="F",
                    help="frames from one keyframe to the next (default 60); an open walk has (K-1)*F+1 "
                         "frames and ends on its last keyframe, a loop K*F frames")
     p.add_argument("--loop", action="store_true", help="return to the first keyframe (seamless when repeated)")
@@ -28,12 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="path through the keyframes in W: cubic (Catmull-Rom, default) or linear")
     add_look_args(p, state_help="a saved session: the walk stands in for its source A (without keyframes it "
                                 "walks A to B); its truncation, mixing with B, edits and noise apply to every frame")
-    p.add_argument("--fps", type=float, default=30, help="frames per second (default 30; GIF at most 50)")
+    p.add_argument("--fps", type=number(0, MAX_FPS, low_open=True), default=30, help="frames per second (default 30; GIF at most 50)")
     p.add_argument("--size", default=None, metavar="WxH",
                    help="resize frames (Lanczos); MP4 needs even sizes (H.264 in yuv420p)")
-    p.add_argument("--batch", type=int, default=None, help="frames per forward pass (default: by resolution)")
-    p.add_argument("--crf", type=int, default=18, help="x264 quality, 0 (lossless) .. 51 (worst), default 18")
-    p.add_argument("--out", required=True, help="walk.mp4 or walk.gif")
+    p.add_argument("--batch", type=count(1, MAX_BATCH), default=None, help="frames per forward pass (default: by resolution)")
+    p.add_argument("--crf", type=count(0, 51), default=18, help="x264 quality, 0 (lossless) .. 51 (worst), default 18")
+    p.add_argument("--out", type=path, required=True, help="walk.mp4 or walk.gif")
     add_device_arg(p)
     p.set_defaults(func=run)
 
@@ -44,19 +47,14 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..errors import ExplorerError
-    from ..latents import parse_seeds
     from ..render.renderer import Renderer
     from ..video import (RecordingInterrupted, Walk, keyframes_from_npz, keyframes_from_seeds, parse_size,
                          render_walk)
 
-    if args.batch is not None and args.batch < 1:
-        raise ExplorerError("--batch must be >= 1")
-    if not 0 <= args.crf <= 51:
-        raise ExplorerError("--crf must be in 0..51")
     state = state_from_args(args)
     renderer = Renderer()
     if args.seeds is not None:
-        keys = keyframes_from_seeds(parse_seeds(args.seeds))
+        keys = keyframes_from_seeds(args.seeds)
     elif args.projected_w:
         G = renderer.model_for(state).G
         keys = keyframes_from_npz(args.projected_w, G.num_ws, G.w_dim)

@@ -6,7 +6,7 @@ from typing import Any, Callable, Union
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ExplorerError
 from ..nn.families import AnyConfig
 from ..nn.generator import Generator
 from .build import build_generator
@@ -27,7 +27,7 @@ W_AVG_SAMPLES = 10_000
 
 
 def detect_kind(path: "str | os.PathLike[str]") -> str:
-    with open_regular(path, what="checkpoint file") as f:
+    with open_regular(path, what="a checkpoint file") as f:
         head = f.read(1 << 16)
     if not head:
         raise CheckpointError(path, "empty file")
@@ -104,11 +104,19 @@ def _build_with_avg(cfg: AnyConfig, state: dict, path) -> Generator:
 
 
 def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
+    """'auto' (CUDA when there is one), 'cpu' or 'cuda[:N]'; ExplorerError for a device this machine lacks."""
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ExplorerError(f"unknown device {str(device)[:40]!r} (use cpu, cuda or auto)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available (use --device cpu or auto)")
+        raise ExplorerError("device 'cuda' requested but CUDA is not available (use --device cpu or auto)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ExplorerError(f"device {dev} requested but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type not in ("cpu", "cuda"):
+        raise ExplorerError(f"device {dev.type!r} is not supported (use cpu, cuda or auto)")
     return dev
 
 

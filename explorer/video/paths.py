@@ -12,6 +12,7 @@ import torch
 from ..render.renderer import slerp
 
 INTERPS = ("linear", "cubic")
+MAX_FRAMES_PER_KEY = 10_000    # 5.5 minutes from one keyframe to the next at 30 fps
 
 
 def walk_length(num_keys: int, frames_per_key: int, loop: bool) -> int:

@@ -24,13 +24,17 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from ..errors import ExplorerError
+from ..io.files import absolute
 from ..latents import load_ws, one_hot, z_from_seed
 from ..nn.family import FamilyGenerator
 from ..render.frames import render_frames, state_frame_settings
 from ..render.renderer import Renderer
 from ..render.state import INTERP_SPACES, RenderState, Source
-from .paths import INTERPS, interpolate, path_weights, slerp_path, walk_length
+from .paths import INTERPS, MAX_FRAMES_PER_KEY, interpolate, path_weights, slerp_path, walk_length
 from .writer import DEFAULT_CRF, VideoWriter
+
+
+MAX_WALK_BYTES = 2 << 30    # the ws of every frame are held at once (a 1024 px model: ~19 k frames)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +50,8 @@ class Walk:
     def __post_init__(self) -> None:
         if len(self.keyframes) < 2:
             raise ExplorerError(f"a walk needs at least 2 keyframes, got {len(self.keyframes)}")
-        if self.frames_per_key < 1:
-            raise ExplorerError(f"frames per keyframe must be >= 1, got {self.frames_per_key}")
+        if not 1 <= self.frames_per_key <= MAX_FRAMES_PER_KEY:
+            raise ExplorerError(f"frames per keyframe must be in 1..{MAX_FRAMES_PER_KEY}, got {self.frames_per_key}")
         if self.interp not in INTERPS:
             raise ExplorerError(f"interpolation must be one of {', '.join(INTERPS)}, got {self.interp!r}")
         if self.space not in INTERP_SPACES:
@@ -73,6 +77,11 @@ def walk_ws(walk: Walk, state: RenderState, renderer: Optional[Renderer] = None)
     """
     renderer = renderer or Renderer()
     G = renderer.model_for(state).G
+    need = len(walk) * G.num_ws * G.w_dim * 4 * 3   # the path, then truncated and mixed copies of it
+    if need > MAX_WALK_BYTES:
+        most = MAX_WALK_BYTES // (G.num_ws * G.w_dim * 4 * 3)
+        raise ExplorerError(f"a walk of {len(walk)} frames needs {need / 2**30:.1f} GB of latents for this model; "
+                            f"make it at most {most} frames (fewer keyframes or frames per keyframe)")
     plain = state.replace(t=0.0, psi=1.0, cutoff=None, mix=(), edits=())
     keys = [k if k.w_path or k.class_idx is not None else dataclasses.replace(k, class_idx=state.a.class_idx)
             for k in walk.keyframes]
@@ -107,7 +116,7 @@ def keyframes_from_npz(paths: Sequence["str | os.PathLike[str]"], num_ws: int, w
     keys: list[Source] = []
     for p in paths:
         rows = load_ws(p, num_ws, w_dim).shape[0]
-        keys += [Source(w_path=str(Path(p).resolve()), w_row=r) for r in range(rows)]
+        keys += [Source(w_path=absolute(p), w_row=r) for r in range(rows)]
     return tuple(keys)
 
 
@@ -153,6 +162,7 @@ def render_walk(
     renderer = renderer or Renderer()
     try:
         G = renderer.model_for(state).G
+        writer.check_room(len(walk), (G.img_resolution, G.img_resolution))
         ws = walk_ws(walk, state, renderer)
         frames = render_frames(G, ws, state_frame_settings(state, renderer), batch_size)
         while not (cancel is not None and cancel.is_set()):

@@ -22,6 +22,7 @@ from ..files import commit, temp_path
 VIDEO_FORMATS = (".mp4", ".gif")
 MAX_FPS = 240
 GIF_MAX_FPS = 50          # GIF delays are whole centiseconds; viewers slow delays under 2 cs down to 10 cs
+GIF_MAX_BYTES = 2 << 30    # a GIF's frames are held in memory until it is written: longer walks go to MP4
 DEFAULT_CRF = 18          # x264 constant rate factor: visually lossless for generated images
 
 
@@ -75,6 +76,14 @@ class VideoWriter:
         self.output: Optional[Path] = None   # set once the finished file is in place
         self._gif_frames: list[np.ndarray] = []
         self._closed = False
+
+    def check_room(self, frames: int, size: tuple[int, int]) -> None:
+        """Refuse up front a GIF whose frames (held in memory until close) would not fit in GIF_MAX_BYTES."""
+        w, h = self.size or size
+        need = frames * w * h * 3
+        if self.format == ".gif" and need > GIF_MAX_BYTES:
+            raise OutputError(self.path, f"a GIF of {frames} frames of {w}x{h} needs {need / 2**30:.1f} GB in memory "
+                                         f"(at most {GIF_MAX_BYTES >> 30} GB): write an .mp4, or fewer frames")
 
     # --- frames ---------------------------------------------------------------------------------
     def append(self, frames: np.ndarray) -> None:
