@@ -40,6 +40,14 @@ class ImageInputError(FileError):
     """An input image could not be read or used."""
 
 
+class DatasetError(FileError):
+    """A training set (zip or folder of images, dataset.json labels) cannot be read or used."""
+
+
+class SessionError(FileError):
+    """A saved session (RenderState JSON) cannot be read or used."""
+
+
 class OutputError(FileError):
     """An output could not be written (missing directory, no permission, disk full)."""
 

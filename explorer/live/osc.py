@@ -211,8 +211,8 @@ class OscServer:
                 raise ControlError("type", f"{STATE} takes the state as one JSON string")
             try:
                 return RenderState.from_json(args[0])
-            except (ValueError, TypeError) as e:
-                raise ControlError("range", f"{STATE}: not a valid state ({str(e).splitlines()[0][:120]})") from None
+            except (ValueError, TypeError, RecursionError) as e:   # a packet may nest its JSON without end
+                raise ControlError("range", f"{STATE}: not a valid state ({(str(e).splitlines() or [''])[0][:120]})") from None
         if table is None:
             raise ControlError("address", f"{address}: no model loaded yet")
         return apply(state, table, address, args)

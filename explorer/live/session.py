@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import ExplorerError
 from ..files import atomic_write
-from ..render.state import EXTRAS_KEY, RenderState
+from ..render.state import EXTRAS_KEY, RenderState, read_session_text
 from .bookmarks import Bookmark
 from .midi import MidiBinding
 
@@ -42,10 +42,11 @@ class LiveSession:
     def load(cls, path: "str | os.PathLike[str]") -> "LiveSession":
         """Any session file (with or without extras); a bad one raises ExplorerError naming the file and
         what is wrong, e.g. 'bookmark 3: psi must be in [-1, 2], got 7'."""
+        text = read_session_text(path)   # a regular file of a sane size (no FIFO, no 1 GB "session")
         try:
-            d = json.loads(Path(path).read_text())
-        except OSError as e:
-            raise ExplorerError(f"{path}: cannot read session ({e.strerror or e})") from None
+            d = json.loads(text)
+        except RecursionError:
+            raise ExplorerError(f"{path}: not a valid session file (nested too deeply)") from None
         except ValueError as e:
             raise ExplorerError(f"{path}: not a valid session file ({str(e).splitlines()[0][:160]})") from None
         if not isinstance(d, dict):
@@ -64,7 +65,7 @@ class LiveSession:
             for i, m in enumerate(extras.get("midi") or [], start=1):
                 where = f"MIDI binding {i}"
                 midi.append(MidiBinding(**m))
-        except (ValueError, TypeError, KeyError, AttributeError) as e:
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
             raise ExplorerError(f"{path}: {where}: {_first_line(e)}") from None
         return cls(state, tuple(bookmarks), tuple(midi))
 

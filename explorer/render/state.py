@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
-from ..errors import ExplorerError
+from ..errors import SessionError
 from ..files import atomic_write
+from ..io.files import open_regular
+from ..io.validate import LIMITS
+from ..latents import MAX_SEEDS, SEED_RANGE
 from ..nn.family import NOISE_MODES
 
 if TYPE_CHECKING:
@@ -25,7 +30,6 @@ INTERP_SPACES = ("w", "z")              # A -> B (and walks): lerp in W, or sler
 PSI_RANGE = (-1.0, 2.0)                # truncation: 0 = the average w, 1 = as sampled, < 0 = the opposite
 NOISE_SCALE_RANGE = (0.0, 2.0)         # per noise layer: 0 = off, 1 = as trained
 STATE_VERSION = 1
-SEED_RANGE = (0, 2 ** 32 - 1)      # NVlabs' seeds (np.random.RandomState takes 0..2^32-1)
 RANGES = {                         # the values a numeric field may take (and a slider's or a MIDI knob's span)
     "t": (0.0, 1.0),
     "psi": PSI_RANGE,
@@ -35,16 +39,64 @@ RANGES = {                         # the values a numeric field may take (and a 
     "blend": (0.0, 1.0),           # each layer's blend weight
 }
 EXTRAS_KEY = "extras"              # a session's data that does not decide pixels (bookmarks, MIDI): see explorer.live
+MAX_LIST = 4096                    # entries of a per-layer list or of the edits (a 1024 px model has 18 ws)
+MAX_CLASS = LIMITS["c_dim"][1] - 1     # the largest class index any loadable generator has
+MAX_SESSION_BYTES = 16 << 20       # a session file is a few kB
+__all__ = ["SEED_RANGE"]           # its home is latents.py; live controls read it from here
 
+
+# --- checks of values that may come from a file ----------------------------------------------------
 
 def _check(ok: bool, msg: str) -> None:
     if not ok:
         raise ValueError(msg)
 
 
-def _check_range(field: str, value: float) -> None:
+def _check_range(field: str, value: Any) -> None:
     lo, hi = RANGES[field]
-    _check(lo <= value <= hi, f"{field} must be in [{lo:g}, {hi:g}], got {value}")
+    _check(_is_number(value) and lo <= value <= hi, f"{field} must be a number in [{lo:g}, {hi:g}], got {_show(value)}")
+
+
+def _is_int(value: Any, lo: int, hi: int) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_int(value: Any, what: str, lo: int, hi: int) -> None:
+    _check(_is_int(value, lo, hi), f"{what} must be an integer {lo}..{hi}, got {_show(value)}")
+
+
+def _check_file_name(value: Any, what: str) -> None:
+    _check(value is None or (isinstance(value, str) and value != ""), f"{what} must be a file name or null, got {_show(value)}")
+
+
+def _plain(obj: Any, **kinds: type) -> None:
+    """Store numbers of a frozen dataclass as Python int / float (numpy scalars would not serialise)."""
+    for name, kind in kinds.items():
+        value = getattr(obj, name)
+        if value is not None:
+            object.__setattr__(obj, name, kind(value))
+
+
+def _fields(cls: type, d: dict, what: str) -> Any:
+    """cls(**d), with unknown keys named (a TypeError from the constructor would not say which)."""
+    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+    _check(not unknown, f"unknown fields in {what}: {', '.join(str(k)[:40] for k in unknown)}")
+    return cls(**d)
+
+
+def _show(value: Any) -> str:
+    """A value from a file, short: numbers and short strings as they are, anything else by its type."""
+    if isinstance(value, bool) or value is None or (isinstance(value, (int, float)) and abs(value) < 1e15):
+        return json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
+    if isinstance(value, (int, float)):
+        return f"{float(value):.3g}" if not isinstance(value, int) or value.bit_length() < 1000 else "a huge integer"
+    if isinstance(value, str):
+        return json.dumps(value[:40])
+    return f"a {type(value).__name__}"
 
 
 class ModelShape(Protocol):
@@ -64,9 +116,12 @@ class Source:
     class_idx: Optional[int] = None
 
     def __post_init__(self) -> None:
-        _check(SEED_RANGE[0] <= self.seed <= SEED_RANGE[1], f"seed must be in {SEED_RANGE[0]}..2^32-1, got {self.seed}")
-        _check(self.w_row >= 0, f"w_row must be >= 0, got {self.w_row}")
-        _check(self.class_idx is None or self.class_idx >= 0, f"class must be >= 0, got {self.class_idx}")
+        _check_int(self.seed, "seed", *SEED_RANGE)
+        _check_file_name(self.w_path, "w_path")
+        _check_int(self.w_row, "w_row", 0, MAX_SEEDS)
+        _check(self.class_idx is None or _is_int(self.class_idx, 0, MAX_CLASS),
+               f"class_idx must be null or an integer 0..{MAX_CLASS}, got {_show(self.class_idx)}")
+        _plain(self, seed=int, w_row=int, class_idx=int)
 
     def describe(self) -> str:
         if self.w_path:
@@ -88,7 +143,11 @@ class Edit:
     layers: str = "all"           # 'all', 'coarse', 'middle', 'fine', '0-3', ...
 
     def __post_init__(self) -> None:
+        _check(isinstance(self.directions, str) and self.directions != "", "an edit's directions must be 'sefa' or a file")
+        _check_int(self.index, "an edit's index", 0, MAX_LIST)
         _check_range("alpha", self.alpha)
+        _check(isinstance(self.layers, str), "an edit's layers must be a range like 'all' or '0-3'")
+        _plain(self, index=int, alpha=float)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,11 +173,21 @@ class RenderState:
     def __post_init__(self) -> None:
         # Lists arrive as lists of ints from JSON and from callers (`mix=(0,) * 8 + (1, 1)`): store floats.
         for name, kind in (("mix", float), ("noise_scales", float), ("noise_off_res", int), ("blend", float)):
-            object.__setattr__(self, name, tuple(kind(v) for v in getattr(self, name)))
-        _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
-        _check(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        _check(self.noise_mode in NOISE_MODES, f"noise_mode must be one of {NOISE_MODES}, got {self.noise_mode!r}")
-        _check(self.interp_space in INTERP_SPACES, f"interp_space must be one of {INTERP_SPACES}, got {self.interp_space!r}")
+            values = getattr(self, name)
+            _check(isinstance(values, (tuple, list)) and len(values) <= MAX_LIST
+                   and all(_is_number(v) if kind is float else _is_int(v, 0, 1 << 20) for v in values),
+                   f"{name} must be a list of at most {MAX_LIST} {'numbers' if kind is float else 'resolutions'}")
+            object.__setattr__(self, name, tuple(kind(v) for v in values))
+        _check_file_name(self.checkpoint, "checkpoint")
+        _check_file_name(self.blend_with, "blend_with")
+        _check(isinstance(self.a, Source) and isinstance(self.b, Source), "a and b must be sources (a seed or a w file)")
+        _check(isinstance(self.edits, (tuple, list)) and len(self.edits) <= MAX_LIST
+               and all(isinstance(e, Edit) for e in self.edits), "edits must be a list of edits")
+        object.__setattr__(self, "edits", tuple(self.edits))
+        _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {_show(self.device)}")
+        _check(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {_show(self.precision)}")
+        _check(self.noise_mode in NOISE_MODES, f"noise_mode must be one of {NOISE_MODES}, got {_show(self.noise_mode)}")
+        _check(self.interp_space in INTERP_SPACES, f"interp_space must be one of {INTERP_SPACES}, got {_show(self.interp_space)}")
         _check_range("t", self.t)
         _check_range("psi", self.psi)
         for m in self.mix:
@@ -127,8 +196,10 @@ class RenderState:
             _check_range("noise_scales", s)
         for b in self.blend:
             _check_range("blend", b)
-        _check(self.cutoff is None or self.cutoff >= 0, "cutoff must be >= 0")
-        _check(SEED_RANGE[0] <= self.noise_seed <= SEED_RANGE[1], f"noise_seed must be in 0..2^32-1, got {self.noise_seed}")
+        _check(self.cutoff is None or _is_int(self.cutoff, 0, MAX_LIST),
+               f"cutoff must be null or an integer >= 0, got {_show(self.cutoff)}")
+        _check_int(self.noise_seed, "noise_seed", *SEED_RANGE)
+        _plain(self, t=float, psi=float, cutoff=int, noise_seed=int)
 
     # --- conveniences -----------------------------------------------------------------------------
     def replace(self, **changes: Any) -> "RenderState":
@@ -215,15 +286,20 @@ class RenderState:
         unknown = sorted(set(d) - known)
         _check(not unknown, f"unknown session fields: {', '.join(unknown)}")
         for key in ("a", "b"):
-            if isinstance(d.get(key), dict):
-                d[key] = Source(**d[key])
+            if key in d:
+                _check(isinstance(d[key], dict), f"{key} must be an object like {{\"seed\": 0}}, got {_show(d[key])}")
+                d[key] = _fields(Source, d[key], key)
         if "edits" in d:
-            d["edits"] = tuple(Edit(**e) if isinstance(e, dict) else e for e in d["edits"])
+            _check(isinstance(d["edits"], list), f"edits must be a list, got {_show(d['edits'])}")
+            _check(all(isinstance(e, dict) for e in d["edits"]), "each edit must be an object")
+            d["edits"] = tuple(_fields(Edit, e, "edit") for e in d["edits"])
         return cls(**d)
 
     @classmethod
     def from_json(cls, text: str) -> "RenderState":
-        return cls.from_dict(json.loads(text))
+        d = json.loads(text)
+        _check(isinstance(d, dict), f"a session is a JSON object, got {_show(d)}")
+        return cls.from_dict(d)
 
     def save(self, path: "str | os.PathLike[str]") -> None:
         with atomic_write(path, "session") as tmp:
@@ -231,9 +307,27 @@ class RenderState:
 
     @classmethod
     def load(cls, path: "str | os.PathLike[str]") -> "RenderState":
+        """A saved session; SessionError (one line naming the file) for anything but a valid one."""
+        text = read_session_text(path)
         try:
-            return cls.from_json(Path(path).read_text())
+            return cls.from_json(text)
+        except RecursionError:
+            raise SessionError(path, "not a valid session file (nested too deeply)") from None
+        except (ValueError, TypeError) as e:   # JSONDecodeError is a ValueError
+            raise SessionError(path, f"not a valid session file ({(str(e).splitlines() or [''])[0][:160]})") from None
+
+
+def read_session_text(path: "str | os.PathLike[str]") -> str:
+    """The text of a session file (RenderState.load, and the live panels' extras): a regular file of at most
+    MAX_SESSION_BYTES in UTF-8, else SessionError naming it."""
+    with open_regular(path, SessionError, "a session file") as f:
+        try:
+            data = f.read(MAX_SESSION_BYTES + 1)
         except OSError as e:
-            raise ExplorerError(f"{path}: cannot read session ({e.strerror or e})") from None
-        except (ValueError, TypeError) as e:
-            raise ExplorerError(f"{path}: not a valid session file ({str(e).splitlines()[0][:160]})") from None
+            raise SessionError(path, f"cannot read session ({e.strerror or e})") from None
+    if len(data) > MAX_SESSION_BYTES:
+        raise SessionError(path, f"larger than {MAX_SESSION_BYTES >> 20} MB: not a session file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SessionError(path, f"not a valid session file ({e})") from None
