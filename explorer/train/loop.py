@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import ExplorerError
-from ..files import atomic_write
+from ..files import atomic_write, ensure_outdir
 from ..images import image_grid, save_png, to_numpy_images
 from ..io.native import LATEST_GENERATOR, save_generator
 from ..nn.config import GeneratorConfig
@@ -145,16 +145,16 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     batch_gpu = cfg.batch // world
     outdir = Path(cfg.outdir)
     state_path = outdir / STATE_FILE
-    if rank == 0:
-        outdir.mkdir(parents=True, exist_ok=True)
-        if state_path.exists() and not cfg.resume:
-            raise ExplorerError(f"{outdir} already holds a run; pass --resume to continue it or choose another --outdir")
+    if rank == 0 and state_path.exists() and not cfg.resume:
+        raise ExplorerError(f"{outdir} already holds a run; pass --resume to continue it or choose another --outdir")
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
 
     data = ImageDataset(cfg.data, max_images=cfg.max_images, progress=cfg.progress and rank == 0)
+    if rank == 0:
+        ensure_outdir(outdir)   # only once the data has been read: a bad set leaves nothing behind
     torch.manual_seed(cfg.seed)  # same initial weights on every rank and for every run with this seed
     G, D = make_networks(cfg, data.resolution, data.c_dim, device)
     init_nimg = _init_generator(G, cfg.init_from, data) if cfg.init_from else 0
