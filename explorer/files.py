@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Collection, Iterator
 
+from safetensors import SafetensorError
+
 from .errors import OutputError
 
 
@@ -35,17 +37,27 @@ def commit(tmp: Path, path: "str | os.PathLike[str]", what: str) -> Path:
 @contextlib.contextmanager
 def atomic_write(path: "str | os.PathLike[str]", what: str) -> Iterator[Path]:
     """Yield the temporary path to write; `path` appears only when the block completes, so a crash, an error
-    or Ctrl+C never leaves a half-written file. An OSError becomes OutputError naming the file and `what`."""
+    or Ctrl+C never leaves a half-written file. An OSError (a full disk included, however the writer reports it)
+    becomes OutputError naming the file and `what`."""
     tmp = temp_path(path)
     try:
         yield tmp
-    except OSError as e:
+    except (OSError, SafetensorError) as e:   # safetensors reports a full disk as its own error
         tmp.unlink(missing_ok=True)
-        raise OutputError(path, f"cannot write {what} ({e.strerror or e})") from None
+        raise OutputError(path, f"cannot write {what} ({_os_reason(e)})") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     commit(tmp, path, what)
+
+
+def _os_reason(e: BaseException) -> str:
+    """'No space left on device' from an OSError, or from safetensors' '...I/O error: No space left on device
+    (os error 28)' (older versions: 'IoError(Os { ..., message: "..." })')."""
+    if isinstance(e, OSError):
+        return e.strerror or str(e)
+    found = re.search(r'I/O error: (.{1,200}?) \(os error \d+\)|message: "([^"]{1,200})"', str(e))
+    return next(g for g in found.groups() if g) if found else (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
 def ensure_outdir(path: "str | os.PathLike[str]") -> Path:

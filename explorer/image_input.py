@@ -10,21 +10,28 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from .errors import ImageInputError
+from .io.files import open_regular
 
 MAX_PIXELS = 200_000_000  # about 14k x 14k; beyond this a photo is almost surely a decompression bomb
 
 
 def open_rgb(path: "str | os.PathLike[str]") -> Image.Image:
     """Open any image as 8-bit RGB, upright, with transparency composited on white."""
+    with open_regular(path, ImageInputError, "an image file") as f:   # no FIFO, device or loop reaches Pillow
+        return _decode_rgb(f, path)
+
+
+def _decode_rgb(f: BinaryIO, path: "str | os.PathLike[str]") -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(f) as im:
                 if im.width * im.height > MAX_PIXELS:
                     raise ImageInputError(path, f"image is too large ({im.width}x{im.height} pixels)")
                 im.load()
@@ -32,12 +39,8 @@ def open_rgb(path: "str | os.PathLike[str]") -> Image.Image:
                 return _to_rgb(im)
     except ImageInputError:
         raise
-    except FileNotFoundError:
-        raise ImageInputError(path, "file not found") from None
-    except IsADirectoryError:
-        raise ImageInputError(path, "is a directory, expected an image file") from None
     except UnidentifiedImageError:
-        empty = os.path.isfile(path) and os.path.getsize(path) == 0
+        empty = os.fstat(f.fileno()).st_size == 0
         raise ImageInputError(path, "empty file" if empty else "not an image Pillow can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageInputError(path, "image is too large (decompression bomb guard)") from None

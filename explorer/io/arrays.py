@@ -29,7 +29,7 @@ def read_npz(path: "str | os.PathLike[str]", keys: Optional[Iterable[str]] = Non
              max_elements: int = MAX_ELEMENTS) -> dict[str, np.ndarray]:
     """The numeric arrays of an .npz: all of them, or those of `keys` it has (each of `required` must be
     there); ArrayFileError otherwise."""
-    with open_regular(path, ArrayFileError, ".npz file") as f:
+    with open_regular(path, ArrayFileError, "an .npz file") as f:
         try:
             zf = zipfile.ZipFile(f)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:

@@ -19,8 +19,9 @@ _KIND = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device"
 
 
 def open_regular(path: "str | os.PathLike[str]", error: Type[FileError] = CheckpointError,
-                 what: str = "file") -> BinaryIO:
-    """The file at `path` opened for binary reading; `error(path, reason)` if it is not a readable regular file."""
+                 what: str = "a file") -> BinaryIO:
+    """The file at `path` opened for binary reading; `error(path, reason)` if it is not a readable regular file.
+    `what` names what was expected, article included ("a checkpoint file")."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
@@ -28,9 +29,9 @@ def open_regular(path: "str | os.PathLike[str]", error: Type[FileError] = Checkp
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise error(path, f"is a directory, expected a {what}")
+            raise error(path, f"is a directory, expected {what}")
         if not stat.S_ISREG(st.st_mode):
-            raise error(path, f"is {_KIND.get(stat.S_IFMT(st.st_mode), 'not a regular file')}, expected a {what}")
+            raise error(path, f"is {_KIND.get(stat.S_IFMT(st.st_mode), 'not a regular file')}, expected {what}")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         f = os.fdopen(fd, "rb")
@@ -38,6 +39,12 @@ def open_regular(path: "str | os.PathLike[str]", error: Type[FileError] = Checkp
         os.close(fd)
         raise
     return f
+
+
+def absolute(path: "str | os.PathLike[str]") -> str:
+    """The path made absolute (~ expanded) without following symlinks: Path.resolve() raises on a symlink
+    loop, and a user's path must reach open_regular to be refused with one line."""
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
 def file_size(f: BinaryIO) -> int:
@@ -50,7 +57,7 @@ def _reason(e: OSError, what: str) -> str:
     if e.errno == errno.ELOOP:
         return "symlink loop (the path resolves to itself)"
     if e.errno == errno.EISDIR:
-        return f"is a directory, expected a {what}"
+        return f"is a directory, expected {what}"
     if e.errno in (errno.EACCES, errno.EPERM):
         return "permission denied"
     if e.errno == errno.ENAMETOOLONG:

@@ -38,7 +38,7 @@ def load_known_torchscript(path: "str | os.PathLike[str]", digest: str,
                            device: Union[str, torch.device] = "cpu") -> torch.jit.ScriptModule:
     """torch.jit.load of `path` if and only if its SHA-256 is `digest` (one of KNOWN_TORCHSCRIPT)."""
     what = KNOWN_TORCHSCRIPT[digest]
-    with open_regular(path, UnknownTorchScriptError, "TorchScript file") as f:
+    with open_regular(path, UnknownTorchScriptError, "a TorchScript file") as f:
         if file_size(f) > MAX_TORCHSCRIPT_BYTES:
             raise UnknownTorchScriptError(path, f"{file_size(f)} bytes, larger than {what} (refusing to run it)")
         data = f.read(MAX_TORCHSCRIPT_BYTES + 1)
