@@ -131,6 +131,31 @@ def test_bad_checkpoint_shows_its_error_and_keeps_the_previous_model(fresh, mode
     assert diff(frame(fresh), before) > 1
 
 
+@pytest.mark.parametrize("case", ["fifo", "symlink_loop", "native_config_nested_100k_deep", "stride0_tensor_690_bytes",
+                                  "nvlabs_self_referencing_module", "pickle_runs_os_system"])
+def test_a_hostile_checkpoint_shows_the_clis_line_and_the_app_keeps_working(fresh, tmp_path, case):
+    """The status bar says what `explorer info` says; a FIFO no longer stops the render worker."""
+    import dearpygui.dearpygui as dpg
+
+    from tests.test_hostile_inputs import CANARY, CASES, run_cli
+
+    path = CASES[case].build(tmp_path)
+    status, stderr, _, _ = run_cli(["info", str(path)])
+    assert status == 1
+    line = stderr.strip().removeprefix("explorer info: error: ")
+    before = frame(fresh)
+    dpg.set_value("model.path", str(path))
+    click("model.load")
+    fresh.wait_for_render(timeout=30)
+    fresh.run_frames(2)
+    assert dpg.get_value("status.error") == f"error: {line}"
+    assert fresh.state.checkpoint == fresh.info.path != str(path)          # the previous model stays
+    np.testing.assert_array_equal(fresh.current_image(), before)
+    assert not (tmp_path / CANARY).exists()
+    click("latents.a.plus")                                                 # and the worker still renders
+    assert diff(frame(fresh), before) > 1
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_choosing_a_missing_device_reports_it_and_keeps_rendering_on_the_cpu(fresh):
     drive("model.device", "cuda")

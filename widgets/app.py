@@ -30,7 +30,9 @@ from explorer.app.engine import Engine, check_w_file
 from explorer.app.model_info import ModelInfo
 from explorer.app.recent import RecentList
 from explorer.app.tasks import Task, TaskList
-from explorer.errors import ExplorerError
+from explorer.errors import ExplorerError, one_line, single_line
+from explorer.io.files import absolute
+from explorer.latents import SEED_RANGE
 from explorer.images import save_png
 from explorer.app.live import LiveControl
 from explorer.render.state import RenderState, Source
@@ -58,7 +60,6 @@ STATUS_H = 76             # height of the status bar under the image, px
 IDLE_FPS = 20.0           # frame-rate cap while nobody touches the window: the CPU goes to the renderer
 INPUT_HOLD = 1.0          # seconds of the full frame rate after the last mouse or key input
 ANIM_SPEED = 0.25         # animation: t per second (A -> B in 4 s, then back)
-SEED_MAX = 2 ** 32 - 1
 
 MOUSE_BUTTONS = (dpg.mvMouseButton_Left, dpg.mvMouseButton_Right, dpg.mvMouseButton_Middle)
 _context_made = False     # Dear PyGui crashes when a process creates a second context
@@ -93,7 +94,7 @@ class App:
         check_display()
         base = state or RenderState()
         self._state = base.replace(
-            checkpoint=str(Path(checkpoint).expanduser().resolve()) if checkpoint else base.checkpoint,
+            checkpoint=absolute(checkpoint) if checkpoint else base.checkpoint,
             device=device or base.device, precision=precision or base.precision)
         self.info: Optional[ModelInfo] = None            # the model on screen
         self.last_frame: Optional[RenderResult] = None   # the frame on screen
@@ -202,12 +203,12 @@ class App:
         try:
             self.set_state(self._state.replace(**changes))
         except ValueError as e:
-            self.show_error(str(e))
+            self.show_error(e)
 
     def set_seed(self, which: str, seed: int) -> None:
         """Source A or B becomes a seed (keeping its class)."""
         src: Source = getattr(self._state, which)
-        self.update_state(**{which: Source(seed=int(min(max(seed, 0), SEED_MAX)), class_idx=src.class_idx)})
+        self.update_state(**{which: Source(seed=int(min(max(seed, SEED_RANGE[0]), SEED_RANGE[1])), class_idx=src.class_idx)})
 
     def load_w(self, which: str, path: str, row: int = 0) -> None:
         """Source A or B becomes row `row` of a w / w+ .npz (checked against the model before use)."""
@@ -217,20 +218,20 @@ class App:
         try:
             rows = check_w_file(path, self.info)
         except ExplorerError as e:
-            self.show_error(str(e))
+            self.show_error(e)
             return
         if not 0 <= row < rows:
             self.show_error(f"{path}: row {row} out of range (file has {rows})")
             return
         src: Source = getattr(self._state, which)
-        self.update_state(**{which: Source(seed=src.seed, w_path=str(Path(path).expanduser().resolve()),
+        self.update_state(**{which: Source(seed=src.seed, w_path=absolute(path),
                                            w_row=row, class_idx=src.class_idx)})
 
     def load_checkpoint(self, path: str) -> None:
         """Open another generator; it loads on the worker, and a failure keeps the current one."""
         path = (path or "").strip()
         if path:
-            self.update_state(checkpoint=str(Path(path).expanduser().resolve()))
+            self.update_state(checkpoint=absolute(path))
 
     def set_animating(self, on: bool) -> None:
         self.animating = bool(on)
@@ -238,8 +239,9 @@ class App:
         self._dirty = True
 
     # --- errors and long work ----------------------------------------------------------------------------
-    def show_error(self, message: str) -> None:
-        self.last_error = message
+    def show_error(self, error: "str | BaseException") -> None:
+        """Show an error in the status bar: for an exception, the one line the CLI prints for it."""
+        self.last_error = one_line(error) if isinstance(error, BaseException) else single_line(error)
         self._dirty = True
 
     def clear_error(self) -> None:
@@ -266,10 +268,10 @@ class App:
             try:
                 work(task)
             except ExplorerError as e:
-                self.show_error(str(e))
+                self.show_error(e)
             except Exception as e:  # a bug: say what it was, keep the app alive
                 traceback.print_exc()
-                self.show_error(f"{type(e).__name__}: {e}".splitlines()[0])
+                self.show_error(e)
             finally:
                 self.end_task(task)
 
@@ -433,10 +435,10 @@ class App:
             try:
                 invoke(job[0], *job[1:4])
             except ExplorerError as e:
-                self.show_error(str(e))
+                self.show_error(e)
             except Exception as e:  # a bug in a callback must not close the window
                 traceback.print_exc()
-                self.show_error(f"{type(e).__name__}: {e}".splitlines()[0])
+                self.show_error(e)
         return bool(jobs)
 
     def run(self) -> None:

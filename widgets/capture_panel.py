@@ -108,13 +108,13 @@ class CapturePanel(Panel):
             self.app.live.session(self.app.state).save(path)
             self.last_saved = f"session saved to {path}"
         except ExplorerError as e:
-            self.app.show_error(str(e))
+            self.app.show_error(e)
 
     def load_session(self, path: "str | Path") -> None:
         try:
             session = LiveSession.load(path)
         except ExplorerError as e:
-            self.app.show_error(str(e))
+            self.app.show_error(e)
             return
         self.app.live.restore(session)
         self.app.set_state(session.state)
@@ -132,5 +132,5 @@ class CapturePanel(Panel):
         try:
             return Path(path) if path is not None else self.next_path(stem, suffix)
         except ExplorerError as e:
-            self.app.show_error(str(e))
+            self.app.show_error(e)
             return None

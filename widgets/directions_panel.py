@@ -19,6 +19,7 @@ import dearpygui.dearpygui as dpg
 
 from explorer.app.model_info import DirectionSet, ModelInfo
 from explorer.errors import ExplorerError
+from explorer.io.files import absolute
 from explorer.render.state import RANGES as VALUE_RANGES, Edit, RenderState
 
 from . import dialogs
@@ -93,7 +94,7 @@ class DirectionsPanel(Panel):
         if path:
             layers = self._pending()[1]
             self._wanted = None               # read it again even if it was loaded before (it may have changed)
-            self._request(str(Path(path).expanduser().resolve()), layers)
+            self._request(absolute(path), layers)
 
     def reset(self) -> None:
         self.app.update_state(edits=())
@@ -134,7 +135,7 @@ class DirectionsPanel(Panel):
                 if self._wanted == key:
                     self._wanted = None       # the next try asks again
                 self._failed = True
-                self.app.show_error(str(e) if isinstance(e, ExplorerError) else f"{type(e).__name__}: {e}")
+                self.app.show_error(e)
                 return
             if self._wanted == (found.model_key, source, layers):
                 self._incoming = found

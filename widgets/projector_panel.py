@@ -143,7 +143,7 @@ class ProjectorPanel(Panel):
             out = output_path(self.app.capture.folder, photo)
         except ExplorerError as e:
             self._say(str(e), error=True)
-            self.app.show_error(str(e))
+            self.app.show_error(e)
             return
         self._say("", tag="project.target_note")
         state = self.app.state.conform(info)

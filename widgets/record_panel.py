@@ -104,7 +104,7 @@ class RecordPanel(Panel):
         try:
             self.keyframes.append(self._state().a)
         except ExplorerError as e:
-            self.app.show_error(str(e))
+            self.app.show_error(e)
             return
         dpg.set_value("record.keys", LIST)
         self._show_keys()
@@ -154,7 +154,7 @@ class RecordPanel(Panel):
                         space=SPACES[dpg.get_value("record.space")])
             out = self._out_path("record.walk_path", "walk", ".mp4")
         except ExplorerError as e:
-            self.app.show_error(str(e))
+            self.app.show_error(e)
             return
         fps = self._int("record.fps")
 
@@ -175,7 +175,7 @@ class RecordPanel(Panel):
             try:
                 self.live = LiveRecorder(self._out_path("record.live_path", "live", ".mp4"), self._int("record.fps"))
             except ExplorerError as e:
-                self.app.show_error(str(e))
+                self.app.show_error(e)
             else:
                 shown = self.app.last_frame
                 if shown is not None and shown.image is not None:
@@ -209,7 +209,7 @@ class RecordPanel(Panel):
             state = self._state()
             out = self.app.capture.next_path(stem, ".png")
         except ExplorerError as e:
-            self.app.show_error(str(e))
+            self.app.show_error(e)
             return
         self._start(f"{what} -> {out.name}", lambda task: self._saved(f"saved {write(state, out, self._renderer)}"))
 

@@ -20,7 +20,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ..errors import ExplorerError
+from ..errors import ExplorerError, one_line
 from ..files import next_free_path
 from ..image_input import load_square
 from ..images import to_numpy_images
@@ -188,11 +188,8 @@ def run_projection(live: LiveProjection, state: RenderState, resolution: int, sp
             raise ExplorerError("projection cancelled before it started: nothing written")
         live.result = project_photo(state, live.target, live.out, live.num_steps, space, LOSS_PRESETS[preset],
                                     on_step, TaskCancel(task), on_note=lambda note: setattr(live, "note", note))
-    except ExplorerError as e:
-        live.error = str(e)
-        raise
-    except Exception as e:   # a bug: the app's task runner reports it; the panel must still leave "running"
-        live.error = f"{type(e).__name__}: {e}".splitlines()[0]
+    except Exception as e:   # a bug too: the app's task runner reports it; the panel must still leave "running"
+        live.error = one_line(e)
         raise
     finally:
         live.done.set()

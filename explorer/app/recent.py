@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import OutputError
+from ..io.files import absolute
 from ..files import atomic_write
 
 LIMIT = 10
@@ -25,7 +26,7 @@ class RecentList:
 
     def add(self, checkpoint: str) -> None:
         """Put a checkpoint first (once); a list that cannot be written is only a lost convenience."""
-        checkpoint = str(Path(checkpoint).expanduser().resolve())
+        checkpoint = absolute(checkpoint)
         self.items = [checkpoint] + [p for p in self.items if p != checkpoint][: self.limit - 1]
         try:
             with atomic_write(self.path, "recent list") as tmp:

@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..errors import ExplorerError
+from ..errors import ExplorerError, one_line
 from .renderer import Renderer, RenderStats
 from .state import RenderState
 
@@ -101,12 +101,11 @@ class RenderWorker:
                 image = self.renderer.render(state)
                 result = RenderResult(state, request_id, image, time.perf_counter() - t0,
                                       stats=dataclasses.replace(self.renderer.stats))
-            except (ExplorerError, ValueError) as e:
-                result = RenderResult(state, request_id, None, time.perf_counter() - t0, error=str(e))
+            except (ExplorerError, ValueError) as e:   # the same line the CLI prints for it
+                result = RenderResult(state, request_id, None, time.perf_counter() - t0, error=one_line(e))
             except Exception as e:  # keep serving whatever went wrong, but say what it was
-                line = f"{type(e).__name__}: {e}".splitlines()[0][:300]
                 traceback.print_exc()
-                result = RenderResult(state, request_id, None, time.perf_counter() - t0, error=line)
+                result = RenderResult(state, request_id, None, time.perf_counter() - t0, error=one_line(e))
             with self._cond:
                 self._latest = result
                 self._busy = False
