@@ -89,7 +89,7 @@ class BookmarksPanel(Panel):
             path = dpg.get_value("bookmarks.path").strip()
             out = Path(path) if path else next_free_path(self.app.capture_dir, "bookmarks", ".mp4")
         except ExplorerError as e:
-            self.app.show_error(str(e))
+            self.app.show_error(e)
             return None
         frames, fps = max(int(dpg.get_value("bookmarks.frames")), 1), max(int(dpg.get_value("bookmarks.fps")), 1)
         loop = bool(dpg.get_value("bookmarks.loop"))

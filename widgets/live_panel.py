@@ -91,7 +91,7 @@ class LivePanel(Panel):
             else:
                 self.live.stop_osc()
         except ExplorerError as e:
-            self.app.show_error(str(e))
+            self.app.show_error(e)
         dpg.set_value("live.osc", self.live.osc is not None)
 
     def set_midi(self, on: bool) -> None:
@@ -101,14 +101,14 @@ class LivePanel(Panel):
             else:
                 self.live.close_midi()
         except ExplorerError as e:
-            self.app.show_error(str(e))
+            self.app.show_error(e)
         dpg.set_value("live.midi", self.live.midi is not None)
 
     def refresh_ports(self) -> None:
         try:
             names = input_names()
         except ExplorerError as e:
-            self.app.show_error(str(e))
+            self.app.show_error(e)
             names = []
         dpg.configure_item("live.midi_port", items=[VIRTUAL_PORT] + names)
 

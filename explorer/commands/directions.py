@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..render.state import ALPHA_RANGE
+from ..render.state import RANGES
 from . import add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
 from .values import count, number, path, seed_list
 
@@ -50,17 +50,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def alpha_list(text: str) -> list[float]:
-    """'-3:3:7' (start:stop:count, both ends included) or '-2,0,2'; finite, within ALPHA_RANGE."""
+    """'-3:3:7' (start:stop:count, both ends included) or '-2,0,2'; finite, within the edits' alpha range."""
     import numpy as np
 
     try:
         if ":" in text:
             start, stop, n = text.split(":")
-            parse = number(*ALPHA_RANGE)
+            parse = number(*RANGES["alpha"])
             n = count(1, MAX_ALPHAS)(n)
             values = [round(float(a), 6) for a in np.linspace(parse(start), parse(stop), n)]
         else:
-            values = [number(*ALPHA_RANGE)(a) for a in text.split(",") if a.strip()]
+            values = [number(*RANGES["alpha"])(a) for a in text.split(",") if a.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text[:40]!r}: expected start:stop:count or a list like -2,0,2") from None
     if not 1 <= len(values) <= MAX_ALPHAS:

@@ -54,7 +54,7 @@ def _check(ok: bool, msg: str) -> None:
 
 def _check_range(field: str, value: Any) -> None:
     lo, hi = RANGES[field]
-    _check(_is_number(value) and lo <= value <= hi, f"{field} must be a number in [{lo:g}, {hi:g}], got {_show(value)}")
+    _check(_is_number(value) and lo <= value <= hi, f"{field} must be in [{lo:g}, {hi:g}], got {_show(value)}")
 
 
 def _is_int(value: Any, lo: int, hi: int) -> bool:
