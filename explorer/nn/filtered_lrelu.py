@@ -49,8 +49,8 @@ def filtered_lrelu(
     x = upsample(x, fu, up, padding, gain=gain * up * up)
     if slope != 1:
         x = F.leaky_relu_(x, slope)
-    if clamp is not None and clamp >= 0:
-        x = x.clamp_(-clamp, clamp)
+    if clamp is not None and clamp >= 0:   # in place only where no gradient needs the activation (the projector's does)
+        x = x.clamp(-clamp, clamp) if x.requires_grad and torch.is_grad_enabled() else x.clamp_(-clamp, clamp)
     return downsample(x, fd, down)
 
 
