@@ -41,6 +41,7 @@ from explorer.render.worker import RenderResult, RenderWorker
 from . import keyboard, style
 from .blend_panel import BlendPanel
 from .bookmarks_panel import BookmarksPanel
+from .camera_panel import CameraPanel
 from .capture_panel import CapturePanel
 from .directions_panel import DirectionsPanel
 from .image_view import ImageView
@@ -157,8 +158,8 @@ class App:
         self.bookmarks = BookmarksPanel(self)
         self.blend = BlendPanel(self)
         self.panels = [ModelPanel(self), LatentsPanel(self), MixingPanel(self), NoisePanel(self),
-                       TruncationPanel(self), self.directions, self.capture, self.record, self.projector,
-                       self.layer_viewer, self.bookmarks, self.live_panel, self.blend]
+                       TruncationPanel(self), CameraPanel(self), self.directions, self.capture, self.record,
+                       self.projector, self.layer_viewer, self.bookmarks, self.live_panel, self.blend]
         with dpg.window(tag="main"):
             with dpg.group(horizontal=True):
                 with dpg.child_window(tag="controls", width=CONTROLS_W, height=-1):

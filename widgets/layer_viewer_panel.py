@@ -65,7 +65,7 @@ class LayerViewerPanel(Panel):
         names = [l.name for l in info.layers]
         dpg.configure_item("layers.layer", items=[self._label(l.name) for l in info.layers])
         if self.layer not in names:
-            convs = [n for n in names if ".conv" in n]
+            convs = [l.name for l in info.layers if l.kind == "conv"] or names
             self.layer = convs[len(convs) // 2]
         self.select(self.layer, self.channel)
 

@@ -55,14 +55,13 @@ class MixingPanel(Panel):
             return
         for level in info.levels:
             idx = info.level_indices(level)
-            res = sorted({info.ws[i].resolution for i in idx})
-            span = f"{res[0]}-{res[-1]} px" if len(res) > 1 else f"{res[0]} px"
-            group = dpg.add_slider_float(tag=f"mix.group.{level}", label=f"{level} ({span})", parent="mix.body",
+            group = dpg.add_slider_float(tag=f"mix.group.{level}", label=f"{level} ({info.level_caption(level)})",
+                                         parent="mix.body",
                                          min_value=0.0, max_value=1.0, width=260, user_data=level,
                                          callback=lambda s, a, u: self._set_group(u, float(a)))
             dpg.bind_item_theme(group, level_theme(level))
             for i in idx:
-                item = dpg.add_slider_float(tag=f"mix.w{i}", label=f"w{i:<2} {info.ws[i].resolution} px",
+                item = dpg.add_slider_float(tag=f"mix.w{i}", label=f"w{i:<2} {info.ws[i].caption}",
                                             parent="mix.body", min_value=0.0, max_value=1.0, width=220,
                                             indent=16, user_data=i,
                                             callback=lambda s, a, u: self._set_one(u, float(a)))

@@ -17,7 +17,7 @@ class NoisePanel(Panel):
     title = "Noise"
 
     def build(self) -> None:
-        with dpg.group(horizontal=True):
+        with dpg.group(horizontal=True, tag="noise.controls"):
             dpg.add_radio_button(tag="noise.mode", items=list(NOISE_MODES), horizontal=True,
                                  default_value=self.app.state.noise_mode,
                                  callback=lambda s, a: self.app.update_state(noise_mode=a))
@@ -47,6 +47,8 @@ class NoisePanel(Panel):
         dpg.delete_item("noise.body", children_only=True)
         if info is None:
             return
+        for tag in ("noise.controls", "noise.reset"):   # no mode, seed or reset for a model without noise
+            dpg.configure_item(tag, show=bool(info.noise_layers))
         if not info.noise_layers:
             dpg.add_text("this model has no noise inputs", parent="noise.body", color=DIM_COLOR)
             return

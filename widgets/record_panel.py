@@ -21,7 +21,8 @@ from explorer.errors import ExplorerError
 from explorer.render.renderer import Renderer
 from explorer.render.state import RenderState, Source
 from explorer.render.worker import RenderResult
-from explorer.video import INTERPS, MAX_FPS, RecordResult, Walk, walk_length
+from explorer.app.model_info import ModelInfo
+from explorer.video import INTERPS, MAX_FPS, Camera, RecordResult, Walk
 
 from . import dialogs
 from .panel import Panel
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .app import App
 
 AB, LIST = "A -> B", "keyframe list"
+STILL, CAMERA_KEYS = "camera still", "camera keyframes"
 SPACES = {"W": "w", "Z (slerp)": "z"}
 VIDEO_TYPES = [(".mp4", "H.264 video"), (".gif", "GIF")]
 
@@ -41,6 +43,7 @@ class RecordPanel(Panel):
     def __init__(self, app: "App"):
         super().__init__(app)
         self.keyframes: list[Source] = []          # the walk's keys in "keyframe list" mode
+        self.camera_keys: list[Camera] = []        # the camera's own keyframes (models with an input transform)
         self.live: Optional[LiveRecorder] = None   # "record what I do", while on
         self.job: Optional[Task] = None            # the walk or figure in progress (one at a time)
         self.running = False
@@ -64,6 +67,13 @@ class RecordPanel(Panel):
             dpg.add_input_int(tag="record.fps", label="fps", default_value=30, min_value=1, max_value=MAX_FPS,
                               min_clamped=True, max_clamped=True, step=0, width=50, callback=self._show_keys)
             dpg.add_checkbox(tag="record.loop", label="loop", callback=self._show_keys)
+        with dpg.group(tag="record.camera", show=False):
+            dpg.add_radio_button(tag="record.camera_mode", items=[STILL, CAMERA_KEYS], default_value=STILL,
+                                 horizontal=True, callback=self._show_keys)
+            with dpg.group(horizontal=True):
+                dpg.add_button(tag="record.add_camera", label="Add current camera", callback=self.add_camera_key)
+                dpg.add_button(tag="record.clear_camera", label="Clear", callback=self.clear_camera_keys)
+            dpg.add_text("", tag="record.camera_list", color=DIM_COLOR, wrap=440)
         with dpg.group(horizontal=True):
             dpg.add_radio_button(tag="record.interp", items=list(INTERPS), default_value="cubic", horizontal=True)
             dpg.add_text(" in")
@@ -122,6 +132,27 @@ class RecordPanel(Panel):
         """The keyframes a walk would go through now: the state's A and B, or the list."""
         return (state.a, state.b) if dpg.get_value("record.keys") == AB else tuple(self.keyframes)
 
+    def add_camera_key(self) -> None:
+        """The camera as it is now (translate, rotate) becomes the camera path's next keyframe."""
+        s = self.app.state
+        self.camera_keys.append((s.translate[0], s.translate[1], s.rotate))
+        dpg.set_value("record.camera_mode", CAMERA_KEYS)
+        self._show_keys()
+
+    def clear_camera_keys(self) -> None:
+        self.camera_keys.clear()
+        self._show_keys()
+
+    def walk_camera(self) -> tuple[Camera, ...]:
+        """The camera path of a walk now: () holds the camera still (where the state has it)."""
+        moving = self.info is not None and self.info.has_transform and dpg.get_value("record.camera_mode") == CAMERA_KEYS
+        return tuple(self.camera_keys) if moving else ()
+
+    def _walk(self, state: RenderState) -> Walk:
+        return Walk(self.walk_keys(state), frames_per_key=max(self._int("record.frames"), 1),
+                    loop=bool(dpg.get_value("record.loop")), interp=dpg.get_value("record.interp"),
+                    space=SPACES[dpg.get_value("record.space")], camera=self.walk_camera())
+
     def _show_keys(self) -> None:
         keys = self.walk_keys(self.app.state)
         if dpg.get_value("record.keys") == AB:
@@ -130,10 +161,15 @@ class RecordPanel(Panel):
             text = "keys: " + ", ".join(f"{i + 1}. {k.describe()}" for i, k in enumerate(keys))
         else:
             text = "no keyframes: set A, then Add current A (two or more)"
-        if len(keys) >= 2:
-            n = walk_length(len(keys), max(self._int("record.frames"), 1), bool(dpg.get_value("record.loop")))
+        try:
+            n = len(self._walk(self.app.state))
             text += f"\n{n} frames, {n / max(self._int('record.fps'), 1):.1f} s"
+        except ExplorerError:
+            pass
         dpg.set_value("record.key_list", text)
+        dpg.set_value("record.camera_list", "camera keys: " + ", ".join(
+            f"{i + 1}. ({tx:+.2f}, {ty:+.2f}, {deg:+.0f} deg)" for i, (tx, ty, deg) in enumerate(self.camera_keys))
+            if self.camera_keys else "no camera keys: move the camera, then Add current camera (two or more)")
 
     def _space_changed(self) -> None:
         """Z walks are great circles (slerp) between seeds: linear only."""
@@ -149,9 +185,7 @@ class RecordPanel(Panel):
             return
         try:
             state = self._state()
-            walk = Walk(self.walk_keys(state), frames_per_key=self._int("record.frames"),
-                        loop=bool(dpg.get_value("record.loop")), interp=dpg.get_value("record.interp"),
-                        space=SPACES[dpg.get_value("record.space")])
+            walk = self._walk(state)
             out = self._out_path("record.walk_path", "walk", ".mp4")
         except ExplorerError as e:
             self.app.show_error(e)
@@ -252,6 +286,11 @@ class RecordPanel(Panel):
     def _out_path(self, tag: str, stem: str, suffix: str) -> Path:
         text = dpg.get_value(tag).strip()
         return Path(text).expanduser() if text else self.app.capture.next_path(stem, suffix)
+
+    def on_model(self, info: Optional[ModelInfo]) -> None:
+        dpg.configure_item("record.camera", show=info is not None and info.has_transform)
+        dpg.configure_item("record.noise_figure", show=info is None or bool(info.noise_layers))
+        self._show_keys()
 
     def sync(self, state: RenderState) -> None:
         self._show_keys()

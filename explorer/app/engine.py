@@ -113,10 +113,11 @@ def describe(G: FamilyGenerator, key: tuple, stats: RenderStats) -> ModelInfo:
         kind=str(getattr(G, "source_kind", "native")),
         demo="demo" in provenance.get("source_format", ""),
         resolution=G.img_resolution, z_dim=G.z_dim, w_dim=G.w_dim, c_dim=G.c_dim, num_ws=G.num_ws,
-        ws=tuple(WSlotInfo(s.index, s.resolution, s.level) for s in table.ws),
+        ws=tuple(WSlotInfo(s.index, s.resolution, s.level, table.layers[s.first_layer].cutoff) for s in table.ws),
         noise_layers=tuple(NoiseLayerInfo(i, c.name, c.resolution) for i, c in enumerate(table.noise_layers)),
         device=stats.device, dtype=stats.dtype,
-        layers=tuple(LayerInfo(layer.name, layer.size, layer.channels) for layer in table.layers), layer_table=table,
+        layers=tuple(LayerInfo(layer.name, layer.size, layer.channels, layer.kind) for layer in table.layers),
+        layer_table=table,
         family=FAMILY_NAMES[family_of(G.cfg)], default_truncation=G.default_truncation,
     )
 

@@ -12,14 +12,25 @@ from typing import Optional
 
 import numpy as np
 
-from ..nn.layer_table import LEVELS, LayerTable
+from ..nn.layer_table import LEVELS, LayerTable, span
 
 
 @dataclasses.dataclass(frozen=True)
 class WSlotInfo:
     index: int          # w index.
-    resolution: int     # Resolution it is counted at (2 ws per resolution).
+    resolution: int     # Sampling rate of the first layer it drives (StyleGAN2: 2 ws per resolution).
     level: str          # 'coarse', 'middle' or 'fine'.
+    cutoff: float = 0.0  # Cutoff of that layer, cycles per image (what the level follows from).
+
+    @property
+    def nyquist(self) -> bool:
+        """Does the layer carry all its sampling rate can (StyleGAN2), so that its resolution says it all?"""
+        return abs(self.cutoff - self.resolution / 2) < 1e-6
+
+    @property
+    def caption(self) -> str:
+        """'32 px' (StyleGAN2), '64 px, cutoff 22.6' (a StyleGAN3 layer sampled above its band)."""
+        return f"{self.resolution} px" if self.nyquist else f"{self.resolution} px, cutoff {self.cutoff:.3g}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,9 +42,10 @@ class NoiseLayerInfo:
 
 @dataclasses.dataclass(frozen=True)
 class LayerInfo:
-    name: str           # Synthesis layer, e.g. 'b16.conv0' or 'b16.torgb'.
-    resolution: int
+    name: str           # Synthesis layer, e.g. 'b16.conv0', 'b16.torgb', 'input', 'L3_52_512'.
+    resolution: int     # Side of its output in pixels (StyleGAN3: margins included).
     channels: int       # Output channels (what the layer viewer can pick from).
+    kind: str = "conv"  # 'input', 'conv' or 'rgb' (explorer/nn/layer_table.py).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +125,21 @@ class ModelInfo:
     def level_indices(self, level: str) -> list[int]:
         return [s.index for s in self.ws if s.level == level]
 
+    def level_caption(self, level: str) -> str:
+        """What a level spans: '4-8 px' (StyleGAN2), 'cutoff 2-4' (StyleGAN3, whose levels follow the cutoff)."""
+        slots = [self.ws[i] for i in self.level_indices(level)]
+        if all(s.nyquist for s in slots):
+            values, unit = sorted({s.resolution for s in slots}), " px"
+            text = f"{values[0]}-{values[-1]}" if len(values) > 1 else f"{values[0]}"
+            return text + unit
+        values = sorted({round(s.cutoff, 3) for s in slots})
+        return f"cutoff {values[0]:.3g}-{values[-1]:.3g}" if len(values) > 1 else f"cutoff {values[0]:.3g}"
+
+    @property
+    def has_transform(self) -> bool:
+        """Does the model take an input transform (the Camera panel's translate / rotate)?"""
+        return self.layer_table.has_transform
+
     @property
     def noise_resolutions(self) -> tuple[int, ...]:
         return tuple(sorted({n.resolution for n in self.noise_layers}))
@@ -125,15 +152,9 @@ class ModelInfo:
                  f"{self.resolution} px, num_ws {self.num_ws}, z {self.z_dim}, w {self.w_dim}"
                  + (f", {self.c_dim} classes" if self.c_dim else "")]
         for lvl in self.levels:
-            idx = self.level_indices(lvl)
-            res = sorted({self.ws[i].resolution for i in idx})
-            lines.append(f"{lvl:<7} w {_span(idx):<6} {res[0]}-{res[-1]} px" if len(res) > 1
-                         else f"{lvl:<7} w {_span(idx):<6} {res[0]} px")
+            lines.append(f"{lvl:<7} w {span(self.level_indices(lvl)):<6} {self.level_caption(lvl)}")
         lines.append(f"noise   {len(self.noise_layers)} layers" if self.noise_layers else "noise   none")
+        if self.has_transform:
+            lines.append("camera  translate / rotate (input transform)")
         return lines
 
-
-def _span(idx: list[int]) -> str:
-    if not idx:
-        return "-"
-    return f"{idx[0]}-{idx[-1]}" if len(idx) > 1 else str(idx[0])

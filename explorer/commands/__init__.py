@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..errors import ExplorerError
 from ..io.validate import LIMITS
 from ..nn.config import num_ws_at
 from ..nn.family import NOISE_MODES
-from ..render.state import DEVICES, MAX_CLASS, PRECISIONS, PSI_RANGE, RenderState
-from .values import count, number, path, seed
+from ..nn.layer_table import LayerTable
+from ..render.state import DEVICES, MAX_CLASS, PRECISIONS, PSI_RANGE, ROTATE_RANGE, TRANSLATE_RANGE, RenderState
+from .values import count, number, numbers, path, seed
 
 MAX_BATCH = 4096      # images in one forward pass or training batch
 MAX_WS = num_ws_at(LIMITS["img_resolution"][1])   # w indices of the largest generator io/validate.py allows
+
+if TYPE_CHECKING:
+    from ..render.renderer import Renderer
 
 
 def add_checkpoint_arg(p: argparse.ArgumentParser) -> None:
@@ -43,6 +47,11 @@ def add_look_args(p: argparse.ArgumentParser, state_help: Optional[str] = None,
     p.add_argument("--noise-seed", type=seed, default=None, help="seed of the noise for --noise-mode random")
     p.add_argument("--class", dest="class_idx", type=count(0, MAX_CLASS), default=None,
                    help="class label for conditional models")
+    p.add_argument("--translate", type=numbers(2, *TRANSLATE_RANGE), default=None, metavar="TX,TY",
+                   help="move the picture by TX, TY image widths (+x right, +y down), as NVlabs' gen_images.py; "
+                        "models with an input transform (StyleGAN3)")
+    p.add_argument("--rotate", type=number(*ROTATE_RANGE), default=None, metavar="DEG",
+                   help="turn the picture by DEG degrees (counterclockwise), as NVlabs' gen_images.py (StyleGAN3)")
 
 
 def state_from_args(args: argparse.Namespace) -> RenderState:
@@ -60,7 +69,27 @@ def state_from_args(args: argparse.Namespace) -> RenderState:
     if args.class_idx is not None:
         changes["a"] = dataclasses.replace(state.a, class_idx=args.class_idx)
         changes["b"] = dataclasses.replace(state.b, class_idx=args.class_idx)
+    if args.translate is not None:
+        changes["translate"] = args.translate
+    if args.rotate is not None:
+        changes["rotate"] = args.rotate
     try:
         return state.replace(**changes)
     except ValueError as e:
         raise ExplorerError(str(e)) from None
+
+
+def look_and_renderer(args: argparse.Namespace) -> tuple[RenderState, "Renderer"]:
+    """state_from_args, and a Renderer with the state's model loaded and the camera checked against it."""
+    from ..render.renderer import Renderer
+
+    state = state_from_args(args)
+    renderer = Renderer()
+    check_camera(state, renderer.model_for(state).G.layer_table)
+    return state, renderer
+
+
+def check_camera(state: RenderState, table: LayerTable) -> None:
+    """A camera (translate / rotate) asked of a model without an input transform is an error, not ignored."""
+    if (any(state.translate) or state.rotate) and not table.has_transform:
+        raise ExplorerError("--translate / --rotate: this model has no input transform (StyleGAN3 models have one)")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 
 from ..render.state import RANGES
-from . import add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
+from . import add_checkpoint_arg, add_device_arg, add_look_args, look_and_renderer
 from .values import count, number, path, seed_list
 
 DEFAULT_ALPHAS = "-3:3:7"
@@ -76,13 +76,11 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ExplorerError
     from ..images import save_png
     from ..latents import one_hot
-    from ..render.renderer import Renderer
 
     source = absolute(args.source) if args.source else "sefa"
     alphas = args.alphas if args.grid else []
     seeds = args.seeds if args.grid else []
-    state = state_from_args(args)     # how the grid looks: truncation, noise, class
-    renderer = Renderer()
+    state, renderer = look_and_renderer(args)     # how the grid looks: truncation, noise, class
     G = renderer.model_for(state).G
     one_hot(args.class_idx, G.c_dim)   # a conditional model needs --class (one line if missing)
     try:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
+from . import add_checkpoint_arg, add_device_arg, add_look_args, check_camera, look_and_renderer, state_from_args
 from .values import count, path, seed_list
 
 
@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..images import image_grid, save_png, to_numpy_images
     from ..io import load_generator
     from ..latents import load_ws, one_hot, zs_from_seeds
+    from ..render.camera import input_transform
 
     if args.state:
         return _run_state(args)
@@ -42,11 +43,13 @@ def run(args: argparse.Namespace) -> int:
     look = state_from_args(args)    # --trunc, --cutoff, --noise-mode, --class over a RenderState's defaults
     G = load_generator(args.checkpoint, device=args.device)
     dev = G.device
+    check_camera(look, G.layer_table)
+    transform = torch.from_numpy(input_transform(look.translate, look.rotate)).float().to(dev)
     if args.projected_w:
         ws = load_ws(args.projected_w, G.num_ws, G.w_dim).to(dev)
         outdir = ensure_outdir(args.outdir)   # only once every input has been read
         for i in tqdm(range(ws.shape[0]), desc="generate", unit="img", disable=ws.shape[0] < 2):
-            img = G.synthesis(ws[i:i + 1], noise_mode=look.noise_mode)
+            img = G.synthesis(ws[i:i + 1], noise_mode=look.noise_mode, transform=transform)
             save_png(outdir / f"proj{i:02d}.png", to_numpy_images(img)[0])
         print(f"wrote {ws.shape[0]} image(s) to {outdir}")
         return 0
@@ -62,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         z = zs_from_seeds([seed], G.z_dim, dev)
         noise_seed = seed if args.noise_seed is None else args.noise_seed
         noise = G.make_noise(noise_seed) if look.noise_mode == "random" else None
-        img = G(z, c, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode=look.noise_mode, noise=noise)
+        img = G(z, c, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode=look.noise_mode, noise=noise,
+                transform=transform)
         pixels = to_numpy_images(img)[0]
         save_png(outdir / f"seed{seed:04d}.png", pixels)
         if args.grid:
@@ -79,10 +83,9 @@ def run(args: argparse.Namespace) -> int:
 def _run_state(args: argparse.Namespace) -> int:
     from ..files import ensure_outdir
     from ..images import save_png
-    from ..render.renderer import Renderer
 
-    state = state_from_args(args)
-    pixels = Renderer().render(state)
+    state, renderer = look_and_renderer(args)
+    pixels = renderer.render(state)
     outdir = ensure_outdir(args.outdir)
     out = save_png(outdir / (Path(args.state).stem + ".png"), pixels, state=state)
     print(f"wrote {out}")

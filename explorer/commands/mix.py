@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import MAX_BATCH, add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
+from . import MAX_BATCH, add_checkpoint_arg, add_device_arg, add_look_args, look_and_renderer
 from .values import count, path, seed_list
 
 
@@ -28,15 +28,13 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ExplorerError
     from ..grid import mix_figure, mix_grid_from_state
     from ..images import save_png
-    from ..render.renderer import Renderer
     from ..render.state import Source
 
     if (args.rows is None) != (args.cols is None):
         raise ExplorerError("give both --rows and --cols")
     if args.rows is None and not args.state:
         raise ExplorerError("give --rows and --cols (seeds), or --state to mix a session's A and B")
-    state = state_from_args(args)
-    renderer = Renderer()
+    state, renderer = look_and_renderer(args)
     if args.rows is None:
         fig = mix_grid_from_state(state, args.styles, renderer, batch_size=args.batch)
     else:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import MAX_BATCH, add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
+from . import MAX_BATCH, add_checkpoint_arg, add_device_arg, add_look_args, look_and_renderer
 from .values import count, path, seed, seed_list
 
 
@@ -27,13 +27,11 @@ def run(args: argparse.Namespace) -> int:
     from ..grid import noise_figure, noise_grid
     from ..images import save_png
     from ..render.frames import state_frame_settings
-    from ..render.renderer import Renderer
     from ..render.state import Source
 
     if args.seeds is None and not args.state:
         raise ExplorerError("give --seeds, or --state for the session's current image")
-    state = state_from_args(args)
-    renderer = Renderer()
+    state, renderer = look_and_renderer(args)
     if args.seeds is None:
         G = renderer.model_for(state).G
         fig = noise_grid(G, renderer.compute_ws(state, G), state_frame_settings(state, renderer),

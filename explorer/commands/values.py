@@ -45,6 +45,18 @@ def number(lo: float = -math.inf, hi: float = math.inf, low_open: bool = False) 
     return parse
 
 
+def numbers(n: int, lo: float = -math.inf, hi: float = math.inf) -> Callable[[str], tuple[float, ...]]:
+    """n comma-separated finite numbers, each in [lo, hi]: '0.1,-0.2' -> (0.1, -0.2)."""
+    one = number(lo, hi)
+
+    def parse(text: str) -> tuple[float, ...]:
+        parts = text.split(",")
+        if len(parts) != n:
+            raise argparse.ArgumentTypeError(f"expected {n} comma-separated numbers, got {text[:40]!r}")
+        return tuple(one(part) for part in parts)
+    return parse
+
+
 def seed(text: str) -> int:
     """One seed, 0..2^32-1 (what NVlabs' RandomState seeds are)."""
     return count(*SEED_RANGE)(text)

@@ -10,8 +10,8 @@ import argparse
 from ..render.state import INTERP_SPACES
 from ..video.paths import INTERPS, MAX_FRAMES_PER_KEY
 from ..video.writer import MAX_FPS
-from . import MAX_BATCH, add_checkpoint_arg, add_device_arg, add_look_args, state_from_args
-from .values import count, number, path, seed_list
+from . import MAX_BATCH, add_checkpoint_arg, add_device_arg, add_look_args, look_and_renderer
+from .values import count, number, numbers, path, seed_list
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="path through the keyframes in W: cubic (Catmull-Rom, default) or linear")
     add_look_args(p, state_help="a saved session: the walk stands in for its source A (without keyframes it "
                                 "walks A to B); its truncation, mixing with B, edits and noise apply to every frame")
+    p.add_argument("--camera", nargs="+", type=numbers(3), default=None, metavar="TX,TY,DEG",
+                   help="camera keyframes of their own (models with an input transform, StyleGAN3): translate x, y "
+                        "in image widths and rotate in degrees, spread evenly over the walk; without it the camera "
+                        "holds still at --translate / --rotate. With one seed only the camera moves, "
+                        "--frames-per-key frames from one camera keyframe to the next")
     p.add_argument("--fps", type=number(0, MAX_FPS, low_open=True), default=30, help="frames per second (default 30; GIF at most 50)")
     p.add_argument("--size", default=None, metavar="WxH",
                    help="resize frames (Lanczos); MP4 needs even sizes (H.264 in yuv420p)")
@@ -47,12 +52,10 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..errors import ExplorerError
-    from ..render.renderer import Renderer
     from ..video import (RecordingInterrupted, Walk, keyframes_from_npz, keyframes_from_seeds, parse_size,
                          render_walk)
 
-    state = state_from_args(args)
-    renderer = Renderer()
+    state, renderer = look_and_renderer(args)
     if args.seeds is not None:
         keys = keyframes_from_seeds(args.seeds)
     elif args.projected_w:
@@ -63,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise ExplorerError("give keyframes: --seeds, --projected-w or --state (walks its A and B)")
     interp = args.interp or ("linear" if args.space == "z" else "cubic")
-    walk = Walk(keys, frames_per_key=args.frames_per_key, loop=args.loop, interp=interp, space=args.space)
+    walk = Walk(keys, frames_per_key=args.frames_per_key, loop=args.loop, interp=interp, space=args.space,
+                camera=tuple(args.camera or ()))
 
     bar = tqdm(total=len(walk), desc="video", unit="frame", disable=None)
     try:

@@ -26,17 +26,20 @@ class FrameSettings:
     noise_scales: Optional[dict[str, float]] = None      # layer -> multiplier (0 = off)
     low_precision: Optional[LowPrecision] = None         # (dtype, first layer in it)
     channels_last: bool = True
+    transform: Optional[torch.Tensor] = None             # input transform [3, 3], or [N, 3, 3] one per frame
 
 
 def state_frame_settings(state: RenderState, renderer: Renderer) -> FrameSettings:
-    """A state's noise (mode, seeded noise, per-layer scales, switched-off resolutions) and precision plan.
+    """A state's noise (mode, seeded noise, per-layer scales, switched-off resolutions), precision plan and camera.
 
     The same rule as the Renderer's: scale 0 for layers at resolutions in noise_off_res, else the layer's
-    scale; 'random' noise is G.make_noise(noise_seed), the same for every frame (no flicker).
+    scale; 'random' noise is G.make_noise(noise_seed), the same for every frame (no flicker); the state's
+    translate / rotate hold for every frame.
     """
     model = renderer.model_for(state)
     noise, scales = renderer.noise_inputs(state, model.G)
-    return FrameSettings(state.noise_mode, noise, scales, model.low_precision, model.channels_last)
+    return FrameSettings(state.noise_mode, noise, scales, model.low_precision, model.channels_last,
+                         renderer.camera_input(state, model.G)[1])
 
 
 def default_batch_size(G: FamilyGenerator) -> int:
@@ -54,7 +57,7 @@ def render_frames(G: FamilyGenerator, ws: torch.Tensor, settings: Optional[Frame
                   batch_size: Optional[int] = None, uint8: bool = True) -> Iterator[np.ndarray]:
     """Yield frames batch by batch: uint8 [B, H, W, 3], or with uint8=False the raw float [B, C, H, W].
 
-    Noise tensors with one row per frame (N rows) are sliced per batch; single-row noise is shared.
+    Noise tensors and transforms with one row per frame (N rows) are sliced per batch; single ones are shared.
     """
     settings = settings or FrameSettings()
     batch_size = batch_size or default_batch_size(G)
@@ -64,7 +67,10 @@ def render_frames(G: FamilyGenerator, ws: torch.Tensor, settings: Optional[Frame
         noise = settings.noise
         if noise is not None:
             noise = {k: (v[i:j] if v.shape[0] == n else v) for k, v in noise.items()}
+        transform = settings.transform
+        if transform is not None and transform.ndim == 3 and transform.shape[0] == n:
+            transform = transform[i:j]
         img = G.synthesis(ws[i:j].to(G.device), noise_mode=settings.noise_mode, noise=noise,
-                          noise_scales=settings.noise_scales, low_precision=settings.low_precision,
-                          channels_last=settings.channels_last)
+                          noise_scales=settings.noise_scales, transform=transform,
+                          low_precision=settings.low_precision, channels_last=settings.channels_last)
         yield to_uint8(img).cpu().numpy() if uint8 else img.float().cpu().numpy()

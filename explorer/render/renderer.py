@@ -7,7 +7,8 @@ Mapping runs once per source (truncation, interpolation and mixing are cheap ari
 synthesis keeps every layer's output and carry from the previous frame (explorer/nn/family.py): a change that
 first reaches layer k (a fine mix weight, one noise scale, a direction edit on the fine range) reruns from
 layer k on, for every generator family alike. A layer's inputs are the w its table entry names, its noise
-(mode, scale) where it takes noise, and the carry of the layer before. Cached and uncached renders give the
+(mode, scale) where it takes noise, the camera (translate, rotate: render/camera.py) where it reads the input
+transform, and the carry of the layer before. Cached and uncached renders give the
 same pixels. The kept outputs also feed the app's layer viewer (layer_output): no second forward pass. They
 cost no copies (the carries point at the same tensors); StyleGAN2 keeps ~140 MB at 1024 px config-f in fp16
 on a GPU, ~280 MB in fp32 on the CPU.
@@ -38,6 +39,7 @@ from ..lru import LRU
 from ..nn.blend import LiveBlend
 from ..nn.family import FamilyGenerator, LowPrecision, truncate
 from ..nn.layer_table import LayerTable
+from .camera import input_transform
 from .state import RenderState, Source
 
 W_CACHE_SIZE = 256   # mapped ws kept (seeds visited, slerp steps): ~37 kB each for a 1024 px model
@@ -72,7 +74,8 @@ class Renderer:
         self._w_cache: LRU[torch.Tensor] = LRU(W_CACHE_SIZE)
         self._noise_cache: dict[tuple, dict[str, torch.Tensor]] = {}
         self.directions = DirectionCache()
-        self._prev: Optional[dict] = None   # inputs and per-block outputs of the last synthesis
+        self._prev: Optional[dict] = None   # inputs and per-layer outputs of the last synthesis
+        self._camera: Optional[tuple[tuple, torch.Tensor]] = None
 
     # --- public -----------------------------------------------------------------------------------
     def render(self, state: RenderState, fit: bool = False) -> np.ndarray:
@@ -87,7 +90,8 @@ class Renderer:
             state = state.conform(model.G)
         ws = self.compute_ws(state, model.G)
         noise, scales = self.noise_inputs(state, model.G)
-        img = self._synthesize(model, ws, state.noise_mode, noise, scales, self._blend_inputs(model))
+        img = self._synthesize(model, ws, state.noise_mode, noise, scales, self._blend_inputs(model),
+                               self.camera_input(state, model.G))
         out = to_uint8(img) if as_uint8 else img
         if out.device.type == "cuda":
             torch.cuda.synchronize(out.device)
@@ -237,16 +241,25 @@ class Renderer:
             self._noise_cache = {key: G.make_noise(state.noise_seed)}
         return self._noise_cache[key], scales
 
+    # --- the camera -------------------------------------------------------------------------------
+    def camera_input(self, state: RenderState, G: FamilyGenerator) -> tuple[tuple, torch.Tensor]:
+        """(the camera as a key, its input transform [3, 3] on G's device), made once per camera."""
+        key = (tuple(state.translate), state.rotate)
+        if self._camera is None or self._camera[0] != key or self._camera[1].device != G.device:
+            self._camera = (key, torch.from_numpy(input_transform(*key)).float().to(G.device))
+        return self._camera
+
     # --- synthesis --------------------------------------------------------------------------------
     def _synthesize(self, model: _Model, ws: torch.Tensor, noise_mode: str, noise: Optional[dict],
-                    scales: dict[str, float], blend: dict[str, tuple]) -> torch.Tensor:
+                    scales: dict[str, float], blend: dict[str, tuple],
+                    camera: tuple[tuple, torch.Tensor]) -> torch.Tensor:
         G = model.G
         layers = G.layer_table.layers
         # Compare inputs on the host: one device->host copy per frame instead of a sync per layer.
         ws_host = ws.detach().to("cpu", copy=True)
         noise_tag = noise_mode if noise_mode != "random" else ("random", id(noise))
-        sigs = [((noise_tag, scales.get(layer.name, 1.0)) if layer.noise else None, blend.get(layer.name))
-                for layer in layers]
+        sigs = [((noise_tag, scales.get(layer.name, 1.0)) if layer.noise else None, blend.get(layer.name),
+                 camera[0] if layer.transform else None) for layer in layers]
         start = 0
         prev = self._prev if self.use_cache else None
         if prev is not None and prev["model"] == model.key:
@@ -264,8 +277,8 @@ class Renderer:
             carries.append(carry)
 
         img = G.synthesis.run(ws, start=start, carry=carries[-1] if carries else None, noise_mode=noise_mode,
-                              noise=noise, noise_scales=scales, low_precision=model.low_precision,
-                              channels_last=model.channels_last, on_layer=keep)
+                              noise=noise, noise_scales=scales, transform=camera[1],
+                              low_precision=model.low_precision, channels_last=model.channels_last, on_layer=keep)
         self._prev = {"model": model.key, "sigs": sigs, "ws": ws_host, "outputs": outputs, "carries": carries,
                       "image": img}
         self._set_stats(start, layers)

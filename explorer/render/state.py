@@ -29,6 +29,8 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 INTERP_SPACES = ("w", "z")              # A -> B (and walks): lerp in W, or slerp in Z (seeds only)
 PSI_RANGE = (-1.0, 2.0)                # truncation: 0 = the average w, 1 = as sampled, < 0 = the opposite
 NOISE_SCALE_RANGE = (0.0, 2.0)         # per noise layer: 0 = off, 1 = as trained
+TRANSLATE_RANGE = (-2.0, 2.0)          # input transform (StyleGAN3): shift of the picture, in image widths
+ROTATE_RANGE = (-180.0, 180.0)         # input transform: turn of the picture, degrees
 STATE_VERSION = 1
 RANGES = {                         # the values a numeric field may take (and a slider's or a MIDI knob's span)
     "t": (0.0, 1.0),
@@ -37,6 +39,8 @@ RANGES = {                         # the values a numeric field may take (and a 
     "noise_scales": NOISE_SCALE_RANGE,   # each scale
     "alpha": (-5.0, 5.0),          # an edit's alpha, in standard deviations of w
     "blend": (0.0, 1.0),           # each layer's blend weight
+    "translate": TRANSLATE_RANGE,  # each of x, y
+    "rotate": ROTATE_RANGE,
 }
 EXTRAS_KEY = "extras"              # a session's data that does not decide pixels (bookmarks, MIDI): see explorer.live
 MAX_LIST = 4096                    # entries of a per-layer list or of the edits (a 1024 px model has 18 ws)
@@ -169,10 +173,13 @@ class RenderState:
     edits: tuple[Edit, ...] = ()              # semantic direction offsets
     blend_with: Optional[str] = None          # a second checkpoint of the same architecture (None: no blend)
     blend: tuple[float, ...] = ()             # per synthesis layer, in layer order: 0 = checkpoint, 1 = blend_with
+    translate: tuple[float, float] = (0.0, 0.0)   # input transform (models that have one): picture shift, image widths
+    rotate: float = 0.0                       # input transform: picture turn, degrees
 
     def __post_init__(self) -> None:
         # Lists arrive as lists of ints from JSON and from callers (`mix=(0,) * 8 + (1, 1)`): store floats.
-        for name, kind in (("mix", float), ("noise_scales", float), ("noise_off_res", int), ("blend", float)):
+        for name, kind in (("mix", float), ("noise_scales", float), ("noise_off_res", int), ("blend", float),
+                           ("translate", float)):
             values = getattr(self, name)
             _check(isinstance(values, (tuple, list)) and len(values) <= MAX_LIST
                    and all(_is_number(v) if kind is float else _is_int(v, 0, 1 << 20) for v in values),
@@ -199,7 +206,12 @@ class RenderState:
         _check(self.cutoff is None or _is_int(self.cutoff, 0, MAX_LIST),
                f"cutoff must be null or an integer >= 0, got {_show(self.cutoff)}")
         _check_int(self.noise_seed, "noise_seed", *SEED_RANGE)
-        _plain(self, t=float, psi=float, cutoff=int, noise_seed=int)
+        _check(len(self.translate) == 2, f"translate must be two numbers (x, y), got {list(self.translate)}")
+        for v in self.translate:
+            _check_range("translate", v)
+        _check(_is_number(self.rotate), f"rotate must be a number, got {_show(self.rotate)}")
+        _check_range("rotate", self.rotate)
+        _plain(self, t=float, psi=float, cutoff=int, noise_seed=int, rotate=float)
 
     # --- conveniences -----------------------------------------------------------------------------
     def replace(self, **changes: Any) -> "RenderState":
@@ -240,7 +252,8 @@ class RenderState:
 
     def conform(self, model: ModelShape) -> "RenderState":
         """This state fitted to `model`: a class for conditional models (none otherwise), per-layer lists and
-        the cutoff trimmed to its layers, edits on ranges it lacks ('fine' on a 32 px model) dropped."""
+        the cutoff trimmed to its layers, edits on ranges it lacks ('fine' on a 32 px model) dropped, the camera
+        (translate, rotate) at rest for a model without an input transform."""
         table = model.layer_table
 
         def fit(src: Source) -> Source:
@@ -265,6 +278,8 @@ class RenderState:
             cutoff=None if self.cutoff is None else min(self.cutoff, table.num_ws),
             edits=tuple(e for e in self.edits if fits(e.layers)),
             blend=self.blend[:len(table.layers)],
+            translate=self.translate if table.has_transform else (0.0, 0.0),
+            rotate=self.rotate if table.has_transform else 0.0,
         )
 
     # --- JSON -------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Paths through keyframes: which keyframes, with which weights, make each frame of a walk.
 
     keyframes [K, ...] --path_weights (linear, or Catmull-Rom; open or looped)--> weights [N, k]
-                       --interpolate--> frames [N, ...]          (W, or the class vector)
+                       --interpolate--> frames [N, ...]          (W, the class vector, the camera)
     seeds' z [K, z_dim] --slerp_path--> z per frame [N, z_dim]  (great circles in Z)
+    camera keys [K, 3] --spread_path: the same curves, keys spread evenly over N frames--> [N, 3]
 """
 from __future__ import annotations
 
@@ -27,10 +28,14 @@ def path_weights(num_keys: int, frames_per_key: int, loop: bool, interp: str) ->
     spline: C1 everywhere and, with loop, across the seam (indices wrap), so a looped video has no jolt.
     Open ends repeat the end keyframes. Each row of weights sums to 1.
     """
+    n = walk_length(num_keys, frames_per_key, loop)
+    return weights_at(num_keys, np.arange(n, dtype=np.float64) / frames_per_key, loop, interp)
+
+
+def weights_at(num_keys: int, pos: np.ndarray, loop: bool, interp: str) -> tuple[np.ndarray, np.ndarray]:
+    """path_weights at positions `pos` [N] counted in keyframes (2.5: halfway from keyframe 2 to 3)."""
     if interp not in INTERPS:
         raise ValueError(f"interp must be one of {INTERPS}, got {interp!r}")
-    n = walk_length(num_keys, frames_per_key, loop)
-    pos = np.arange(n, dtype=np.float64) / frames_per_key
     seg = np.minimum(np.floor(pos).astype(np.int64), num_keys - 1 if loop else num_keys - 2)
     s = pos - seg
 
@@ -66,3 +71,13 @@ def slerp_path(zs: torch.Tensor, frames_per_key: int, loop: bool) -> torch.Tenso
     indices, weights = path_weights(len(zs), frames_per_key, loop, "linear")
     return torch.cat([slerp(zs[i:i + 1], zs[j:j + 1], float(t))
                       for (i, j), t in zip(indices, weights[:, 1])])
+
+
+def spread_path(keys: torch.Tensor, num_frames: int, loop: bool, interp: str) -> torch.Tensor:
+    """keys [K, ...] spread evenly over `num_frames` frames (open: the first and last frame are the end keys;
+    loop: the path returns towards the first key), on the curves path_weights draws: [num_frames, ...]."""
+    k = keys.shape[0]
+    if k == 1 or num_frames == 1:
+        return keys[:1].expand(num_frames, *keys.shape[1:]).clone()
+    pos = (np.arange(num_frames, dtype=np.float64) * (k / num_frames if loop else (k - 1) / (num_frames - 1)))
+    return interpolate(keys, *weights_at(k, pos, loop, interp))

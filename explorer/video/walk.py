@@ -3,18 +3,21 @@
     keyframes (seeds, rows of projected .npz files, a session's A and B)
       --paths: linear or Catmull-Rom in W, slerp in Z-->  w per frame
       --the session's truncation, mixing with B and edits-->  ws per frame
-      --render.frames: a batch of frames per forward pass, the session's noise-->  uint8 frames
+      --render.frames: a batch of frames per forward pass, the session's noise, the camera: the session's,
+        still, or one input transform per frame along camera keyframes of its own-->  uint8 frames
       --VideoWriter: H.264/yuv420p MP4 or GIF-->  walk.mp4 | walk.gif
 
 A walk replaces source A of a RenderState (and its t: the walk is the interpolation); everything else in
 the state applies to every frame: truncation psi/cutoff, mixing weights towards source B, edits, noise
-mode / seed / per-layer scales, device and precision. The output file appears only when complete, or when
+mode / seed / per-layer scales, device and precision, and the camera unless the walk has its own camera
+path. The output file appears only when complete, or when
 a run is stopped (cancel event, Ctrl+C), as a valid shorter video with the frames rendered so far.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import threading
 import time
@@ -27,29 +30,43 @@ from ..errors import ExplorerError
 from ..io.files import absolute
 from ..latents import load_ws, one_hot, z_from_seed
 from ..nn.family import FamilyGenerator
+from ..render.camera import input_transforms
 from ..render.frames import render_frames, state_frame_settings
 from ..render.renderer import Renderer
-from ..render.state import INTERP_SPACES, RenderState, Source
-from .paths import INTERPS, MAX_FRAMES_PER_KEY, interpolate, path_weights, slerp_path, walk_length
+from ..render.state import INTERP_SPACES, TRANSLATE_RANGE, RenderState, Source
+from .paths import INTERPS, MAX_FRAMES_PER_KEY, interpolate, path_weights, slerp_path, spread_path, walk_length
 from .writer import DEFAULT_CRF, VideoWriter
 
+Camera = tuple[float, float, float]     # a camera keyframe: translate x, y (image widths), rotate (degrees)
 
 MAX_WALK_BYTES = 2 << 30    # the ws of every frame are held at once (a 1024 px model: ~19 k frames)
 
 
 @dataclasses.dataclass(frozen=True)
 class Walk:
-    """A path through keyframe latents; it stands in for source A of a RenderState, frame by frame."""
+    """A path through keyframe latents; it stands in for source A of a RenderState, frame by frame.
+
+    The camera (models with an input transform) either holds still at the state's translate / rotate while the
+    latent morphs, or follows keyframes of its own, spread evenly over the walk; with one latent keyframe and
+    a camera path only the camera moves, frames_per_key frames from one camera keyframe to the next.
+    """
 
     keyframes: tuple[Source, ...]
     frames_per_key: int = 60
     loop: bool = False
-    interp: str = "cubic"         # 'linear' | 'cubic' (in W)
+    interp: str = "cubic"         # 'linear' | 'cubic' (in W, and for the camera)
     space: str = "w"              # 'w' | 'z' (slerp between seed keyframes, then the mapping network)
+    camera: tuple[Camera, ...] = ()   # (tx, ty, degrees) keyframes; () holds the state's camera still
 
     def __post_init__(self) -> None:
-        if len(self.keyframes) < 2:
-            raise ExplorerError(f"a walk needs at least 2 keyframes, got {len(self.keyframes)}")
+        object.__setattr__(self, "camera", tuple(tuple(float(v) for v in c) for c in self.camera))
+        lo, hi = TRANSLATE_RANGE
+        if len(self.camera) == 1 or any(len(c) != 3 or not all(math.isfinite(v) for v in c)
+                                        or not all(lo <= v <= hi for v in c[:2]) for c in self.camera):
+            raise ExplorerError(f"a camera path needs at least 2 keyframes (tx, ty, degrees), tx and ty in "
+                                f"[{lo:g}, {hi:g}] image widths")
+        if len(self.keyframes) < (1 if self.camera else 2):
+            raise ExplorerError(f"a walk needs at least 2 keyframes (or 1 and a camera path), got {len(self.keyframes)}")
         if not 1 <= self.frames_per_key <= MAX_FRAMES_PER_KEY:
             raise ExplorerError(f"frames per keyframe must be in 1..{MAX_FRAMES_PER_KEY}, got {self.frames_per_key}")
         if self.interp not in INTERPS:
@@ -64,7 +81,16 @@ class Walk:
                 raise ExplorerError("a Z-space walk needs seed keyframes (a w from a file has no z): use W space")
 
     def __len__(self) -> int:
-        return walk_length(len(self.keyframes), self.frames_per_key, self.loop)
+        keys = len(self.keyframes) if len(self.keyframes) > 1 else len(self.camera)
+        return walk_length(keys, self.frames_per_key, self.loop)
+
+
+def walk_transforms(walk: Walk, device: "torch.device | str" = "cpu") -> Optional[torch.Tensor]:
+    """The input transform of every frame [N, 3, 3] along the walk's camera path (None: the camera holds still)."""
+    if not walk.camera:
+        return None
+    path = spread_path(torch.tensor(walk.camera, dtype=torch.float64), len(walk), walk.loop, walk.interp)
+    return input_transforms(path.numpy(), device)
 
 
 def walk_ws(walk: Walk, state: RenderState, renderer: Optional[Renderer] = None) -> torch.Tensor:
@@ -86,7 +112,9 @@ def walk_ws(walk: Walk, state: RenderState, renderer: Optional[Renderer] = None)
     keys = [k if k.w_path or k.class_idx is not None else dataclasses.replace(k, class_idx=state.a.class_idx)
             for k in walk.keyframes]
     with torch.no_grad():
-        if walk.space == "w":
+        if len(keys) == 1:   # the camera moves, the latent holds
+            w = renderer.compute_ws(plain.replace(a=keys[0]), G).expand(len(walk), -1, -1).clone()
+        elif walk.space == "w":
             key_ws = torch.cat([renderer.compute_ws(plain.replace(a=k), G) for k in keys])
             w = interpolate(key_ws, *path_weights(len(keys), walk.frames_per_key, walk.loop, walk.interp))
         else:
@@ -163,8 +191,13 @@ def render_walk(
     try:
         G = renderer.model_for(state).G
         writer.check_room(len(walk), (G.img_resolution, G.img_resolution))
+        if walk.camera and not G.layer_table.has_transform:
+            raise ExplorerError("a camera path needs a model with an input transform (StyleGAN3); this one has none")
         ws = walk_ws(walk, state, renderer)
-        frames = render_frames(G, ws, state_frame_settings(state, renderer), batch_size)
+        settings = state_frame_settings(state, renderer)
+        if walk.camera:
+            settings = dataclasses.replace(settings, transform=walk_transforms(walk, G.device))
+        frames = render_frames(G, ws, settings, batch_size)
         while not (cancel is not None and cancel.is_set()):
             t0 = time.perf_counter()
             batch = next(frames, None)
