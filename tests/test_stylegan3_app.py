@@ -103,6 +103,9 @@ def test_state_keeps_the_camera_for_models_that_have_one_and_drops_it_otherwise(
         s.replace(rotate=400)
     with pytest.raises(ValueError, match="translate"):
         s.replace(translate=(5.0, 0.0))
+    for bad in ({"rotate": float("nan")}, {"rotate": "30"}, {"translate": [0.1]}, {"translate": "0.1,0"}):
+        with pytest.raises(ValueError):
+            RenderState.from_dict({**s.to_dict(), **bad})
 
 
 # --- the renderer --------------------------------------------------------------------------------------------
