@@ -139,6 +139,24 @@ def test_session_larger_than_any_session(tmp_path):
                                                          "--outdir", str(tmp_path / "out")])
 
 
+def test_a_bookmark_thumbnail_that_is_a_decompression_bomb_is_refused_by_its_header(tmp_path):
+    import base64
+
+    from explorer.errors import ExplorerError
+    from explorer.live.session import LiveSession
+    from tests.helpers.peak_memory import PeakMemory
+
+    d = RenderState().to_dict()
+    d["extras"] = {"bookmarks": [{"name": "x", "state": RenderState().to_dict(),
+                                  "thumbnail": base64.b64encode(_bomb_png()).decode()}]}
+    path = tmp_path / "session.json"
+    path.write_text(json.dumps(d))
+    with PeakMemory() as mem, pytest.raises(ExplorerError) as info:
+        LiveSession.load(path)
+    assert str(info.value) == f"{path}: bookmark 1: thumbnail is a decompression bomb, not a thumbnail"
+    assert mem.mb < 100
+
+
 # --- training sets ----------------------------------------------------------------------------------------
 
 def _png(side: int = 8, colour: int = 128) -> bytes:

@@ -55,9 +55,24 @@ class Bookmark:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Bookmark":
         png = base64.b64decode(str(d.get("thumbnail", "")), validate=True)
-        if png and not png.startswith(b"\x89PNG"):
-            raise ValueError("thumbnail is not a PNG")
+        if png:
+            _check_thumbnail(png)
         return cls(RenderState.from_dict(d["state"]), png, str(d.get("name", "")))
+
+
+def _check_thumbnail(png: bytes) -> None:
+    """A PNG no larger than a thumbnail, judged by its header: a session may carry a decompression bomb."""
+    if not png.startswith(b"\x89PNG"):
+        raise ValueError("thumbnail is not a PNG")
+    try:
+        with Image.open(io.BytesIO(png)) as im:
+            w, h = im.size
+    except Image.DecompressionBombError:
+        raise ValueError("thumbnail is a decompression bomb, not a thumbnail") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"thumbnail is not a readable PNG ({(str(e).splitlines() or [''])[0][:80]})") from None
+    if max(w, h) > THUMB_SIZE:
+        raise ValueError(f"thumbnail is {w}x{h}, larger than {THUMB_SIZE} px")
 
 
 def thumbnail_png(image: np.ndarray, size: int = THUMB_SIZE) -> bytes:

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ExplorerError
+from ..io.arrays import read_npz
 from ..latents import write_npz
 
 RESULT = "projected_w.npz"
@@ -65,13 +66,10 @@ class FolderJob:
         path = self.combined_path()
         if not path.is_file():
             return
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                previous = str(data["settings"]) if "settings" in data.files else None
-        except (OSError, ValueError) as e:
-            raise ExplorerError(f"{path}: cannot read the results of the previous run ({e})") from None
+        data = read_npz(path, ["settings"])   # a user's folder: read as data, sizes checked
+        previous = str(data["settings"]) if "settings" in data else None
         if previous is not None and previous != self.settings:
-            diff = _differences(json.loads(previous), json.loads(self.settings))
+            diff = _differences(_settings(previous), json.loads(self.settings))
             raise ExplorerError(f"{self.outdir}: holds results made with other settings ({diff}); "
                                 "re-run with those settings to resume, or choose another --outdir")
 
@@ -80,12 +78,20 @@ class FolderJob:
         done = [p for p in self.photos if self.is_done(p)]
         ws = []
         for p in done:
-            with np.load(self.folder(p) / RESULT, allow_pickle=False) as data:
-                ws.append(data["w"])
+            ws.append(read_npz(self.folder(p) / RESULT, ["w"], required=["w"])["w"])
         arrays = {"w": np.concatenate(ws).astype(np.float32),
                   "names": np.array([p.name for p in done]),
                   "settings": np.array(self.settings)}
         return write_npz(self.combined_path(), arrays, "combined projection")
+
+
+def _settings(text: str) -> dict:
+    """The settings a previous run recorded (an unreadable record counts as settings nothing matches)."""
+    try:
+        old = json.loads(text)
+    except (ValueError, RecursionError):
+        return {"settings": "unreadable"}
+    return old if isinstance(old, dict) else {"settings": "unreadable"}
 
 
 def _differences(old: dict, new: dict) -> str:
