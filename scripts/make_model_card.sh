@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Regenerate the bundled generator's model-card assets with the project's own commands.
 #   bash scripts/make_model_card.sh CHECKPOINT DATA.zip [FID_SAMPLES]
-# Writes checkpoints/card/{samples.png, style_mixing.png, noise.png, metrics.json, info.txt}.
+# Writes checkpoints/card/{samples.png, style_mixing.png, noise.png, metrics.json, info.txt} and appends this
+# checkpoint's FID to card/fid_history.jsonl, from which it draws fid_history.{md,png} (FID per kimg).
+# The real images' Inception features are cached in the user cache dir, so a rerun costs only the fake side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CKPT=$1; DATA=$2; N=${3:-2000}
@@ -13,5 +15,7 @@ $EXPLORER generate --checkpoint "$CKPT" --seeds 0-31 --outdir "$TMP/samples" --g
 $EXPLORER generate --checkpoint "$CKPT" --seeds 0-31 --trunc 0.7 --outdir "$TMP/samples07" --grid "$OUT/samples_psi0.7.png" --grid-cols 8
 $EXPLORER mix --checkpoint "$CKPT" --rows 1,2,3,4 --cols 5,6,7,8,9 --styles all-levels --out "$OUT/style_mixing.png"
 $EXPLORER noise-grid --checkpoint "$CKPT" --seeds 1,2,3 --out "$OUT/noise.png"
-$EXPLORER metrics --checkpoint "$CKPT" --data "$DATA" --fid "$N" --levels 64 --json "$OUT/metrics.json"
+$EXPLORER metrics --checkpoint "$CKPT" --data "$DATA" --fid "$N" --levels 64 --json "$OUT/metrics.json" \
+    --record "$OUT/fid_history.jsonl"
+$EXPLORER metrics --history "$OUT/fid_history.jsonl" --table "$OUT/fid_history.md" --plot "$OUT/fid_history.png"
 rm -rf "$TMP"

@@ -44,7 +44,8 @@ class ImageDataset:
             raise DatasetError(path, f"images must be square with a power-of-two side, found {w}x{h} "
                                      f"(build the set with `explorer dataset folder`)")
         _check_fits_in_memory(self.path, len(names) * 3 * h * w)
-        self.labels = _labels(self.path, names, read) if has("dataset.json") else None   # before the long part
+        self.meta = _meta(self.path, read) if has("dataset.json") else {}
+        self.labels = _labels(self.path, names, self.meta)   # checked before the long part
         self.images = torch.empty([len(names), 3, h, w], dtype=torch.uint8)
         bar = tqdm(names, desc="loading images", unit="img", disable=None if progress else True)  # a terminal only
         for i, name in enumerate(bar):
@@ -54,6 +55,13 @@ class ImageDataset:
 
     def __len__(self) -> int:
         return self.images.shape[0]
+
+    def recipe(self) -> str:
+        """How to get this set: the `explorer dataset ...` command that built it, else its file name (never a
+        path of this machine, so it can go into model cards)."""
+        from .make_dataset import build_command
+
+        return build_command(self.meta) or self.path.name
 
     @property
     def c_dim(self) -> int:
@@ -135,18 +143,23 @@ def _check_fits_in_memory(path: Path, nbytes: int) -> None:
                                  f"{ram / 2**30:.1f} GB of memory allows (use --max-images)")
 
 
-def _labels(path: Path, names: list[str], read: Callable[[str], bytes]) -> Optional[torch.Tensor]:
-    """NVlabs dataset.json labels ([[name, int or list], ...]) as float vectors, or None.
-
-    Class indices must be integers 0..MAX_CLASS (one-hot vectors of that width are built); vectors must be
-    finite numbers, all of one length."""
+def _meta(path: Path, read: Callable[[str], bytes]) -> dict:
+    """dataset.json (NVlabs' labels, our build record); {} where it holds no object."""
     try:
         meta = json.loads(read("dataset.json"))
     except RecursionError:
         raise DatasetError(path, "dataset.json is nested too deeply") from None
     except ValueError as e:
         raise DatasetError(path, f"dataset.json is not valid JSON ({_first_line(e)})") from None
-    labels = meta.get("labels") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _labels(path: Path, names: list[str], meta: dict) -> Optional[torch.Tensor]:
+    """NVlabs dataset.json labels ([[name, int or list], ...]) as float vectors, or None.
+
+    Class indices must be integers 0..MAX_CLASS (one-hot vectors of that width are built); vectors must be
+    finite numbers, all of one length."""
+    labels = meta.get("labels")
     if not labels:
         return None
     if not isinstance(labels, list) or not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)

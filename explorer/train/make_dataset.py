@@ -75,7 +75,8 @@ def build_from_folder(src: "str | os.PathLike[str]", resolution: int, out: "str 
                 continue
             writer.add(_archive_name(written), _png_bytes(pixels))
             written += 1
-        writer.add("dataset.json", json.dumps({"labels": None, "source": str(src), "resolution": resolution}))
+        writer.add("dataset.json", json.dumps({"labels": None, "source": str(src), "resolution": resolution,
+                                               "command": folder_command(src, resolution)}))
         ok = written > 0
     finally:
         writer.close(ok)
@@ -85,6 +86,8 @@ def build_from_folder(src: "str | os.PathLike[str]", resolution: int, out: "str 
 
 
 # --- procedural avatars ---------------------------------------------------------------------------
+
+AVATARS_SOURCE = "python-avatars (MIT), rendered with resvg"
 
 AVATAR_ATTRIBUTES = ("background_color", "top", "hat_color", "eyebrows", "eyes", "nose", "mouth", "facial_hair",
                      "skin_color", "hair_color", "facial_hair_color", "accessory", "clothing", "clothing_color",
@@ -140,10 +143,30 @@ def build_avatars(count: int, resolution: int, out: "str | os.PathLike[str]", se
             for i, png, attrs in tqdm(pool.imap(_render_job, jobs, chunksize=64), total=count, desc="avatars", unit="img"):
                 writer.add(_archive_name(i), png)
                 attributes[i] = [_archive_name(i), attrs]
-        meta = {"labels": None, "attributes": attributes, "source": "python-avatars (MIT), rendered with resvg",
-                "seed": seed, "resolution": resolution}
+        meta = {"labels": None, "attributes": attributes, "source": AVATARS_SOURCE, "seed": seed,
+                "resolution": resolution, "command": avatars_command(count, resolution, seed)}
         writer.add("dataset.json", json.dumps(meta))
         ok = True
     finally:
         writer.close(ok)
     return count
+
+
+# --- naming a data set by the command that builds it --------------------------------------------------
+
+def avatars_command(count: int, resolution: int, seed: int = 0) -> str:
+    return f"explorer dataset avatars --count {count} --resolution {resolution}" + (f" --seed {seed}" if seed else "")
+
+
+def folder_command(src: "str | os.PathLike[str]", resolution: int) -> str:
+    """The folder by its name only: a card must not carry a path of the machine that built the set."""
+    return f"explorer dataset folder {Path(src).name} --resolution {resolution}"
+
+
+def build_command(meta: dict) -> Optional[str]:
+    """The command that built a set, from its dataset.json (sets built before it was recorded included)."""
+    if isinstance(meta.get("command"), str):
+        return meta["command"]
+    if meta.get("source") == AVATARS_SOURCE and isinstance(meta.get("attributes"), list):
+        return avatars_command(len(meta["attributes"]), int(meta["resolution"]), int(meta.get("seed", 0)))
+    return None

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from ..errors import ExplorerError
 from ..io.torchscript import FID_INCEPTION, load_known_torchscript
+from .feature_cache import cached_features
 
 TF_INPUT_RANGE = (-1.0, 0.9921875)
 FEATURE_DIM = 2048
@@ -125,24 +126,32 @@ def generator_batches(G, num: int, batch: int, psi: float = 1.0, seed: int = 0) 
             done += n
 
 
-def dataset_batches(images: torch.Tensor, num: int, batch: int, seed: int = 0) -> Iterator[torch.Tensor]:
-    idx = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed))[:num]
-    for i in range(0, len(idx), batch):
-        yield images[idx[i:i + batch]]
+def real_sample(images: torch.Tensor, num: int, seed: int = 0) -> torch.Tensor:
+    """The `num` training images FID compares against: a seeded random subset."""
+    return images[torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed))[:num]]
 
 
 def fid_kid(G, images: torch.Tensor, num: int, num_real: Optional[int] = None, batch: int = 32,
             device: Optional[torch.device] = None, progress: bool = True,
-            on_features: Optional[Callable[[str, np.ndarray], None]] = None) -> dict[str, float]:
-    """FID and KID between `num` generated samples and `num_real` (default num) training images."""
+            on_features: Optional[Callable[[str, np.ndarray], None]] = None,
+            cache: bool = True, data_label: str = "") -> dict[str, float]:
+    """FID and KID between `num` generated samples and `num_real` (default num) training images.
+
+    With cache=True the real side comes from (or goes to) the feature cache (feature_cache.py)."""
     num_real = min(num_real or num, images.shape[0])
     if num < 2 or num_real < 2:
         raise ExplorerError("FID needs at least 2 images on each side")
     ext = InceptionFeatures(device or G.device)
-    real = collect_features(dataset_batches(images, num_real, batch), num_real, ext, "real features", progress)
+    reals = real_sample(images, num_real)
+
+    def real_features() -> np.ndarray:
+        batches = (reals[i:i + batch] for i in range(0, num_real, batch))
+        return collect_features(batches, num_real, ext, "real features", progress)
+
+    real, was_cached = cached_features(reals, FID_INCEPTION, real_features, data_label) if cache else (real_features(), False)
     fake = collect_features(generator_batches(G, num, batch), num, ext, "fake features", progress)
     if on_features:
         on_features("real", real)
         on_features("fake", fake)
     return {"fid": fid_from_features(real, fake), "kid": kid_from_features(real, fake), "num_fake": num,
-            "num_real": num_real}
+            "num_real": num_real, "real_features_cached": was_cached}
