@@ -2,10 +2,16 @@
 virtual display, checkpoints and App."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from types import SimpleNamespace
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # subprocesses (CLI, torchrun) inherit it
+# FID's real-feature cache goes to a throwaway folder, never into the user's ~/.cache (subprocesses inherit it)
+os.environ["EXPLORER_CACHE_DIR"] = tempfile.mkdtemp(prefix="explorer-test-cache-")
+atexit.register(shutil.rmtree, os.environ["EXPLORER_CACHE_DIR"], True)
 
 import pytest
 import torch
