@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 import torch
+
+if TYPE_CHECKING:
+    from .render.state import RenderState
 
 BUNDLED_NAME = "avatars64.safetensors"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -12,6 +16,28 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def bundled_path() -> Path:
     return REPO_ROOT / "checkpoints" / BUNDLED_NAME
+
+
+def showcase_path() -> Path:
+    """The seeds picked for the bundled generator by `explorer showcase` (scripts/make_model_card.sh writes it)."""
+    return REPO_ROOT / "checkpoints" / "card" / "seeds.json"
+
+
+def opening_state(checkpoint: "Optional[str | os.PathLike[str]]" = None) -> "RenderState":
+    """What the app shows first: RenderState's defaults, with the bundled generator's picked seed pair when
+    `checkpoint` is the bundled file (and the picks were made for exactly that file)."""
+    from .render.state import RenderState, Source
+    from .train.showcase import read_showcase
+
+    state = RenderState(checkpoint=str(checkpoint) if checkpoint else None)
+    path = Path(checkpoint) if checkpoint else default_checkpoint()
+    if path.resolve() != bundled_path().resolve():
+        return state
+    picks = read_showcase(showcase_path(), path)
+    if picks is None:
+        return state
+    a, b = picks["default_pair"]
+    return state.replace(a=Source(seed=a), b=Source(seed=b))
 
 
 def default_checkpoint() -> Path:

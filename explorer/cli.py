@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 from .errors import ExplorerError, one_line
 
 COMMANDS = ("gui", "generate", "mix", "noise_grid", "video", "project", "train", "dataset", "metrics",
-            "directions", "convert", "blend", "info")
+            "showcase", "directions", "convert", "blend", "info")
 
 
 class UsageError(ExplorerError):

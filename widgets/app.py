@@ -30,6 +30,7 @@ from explorer.app.engine import Engine, check_w_file
 from explorer.app.model_info import ModelInfo
 from explorer.app.recent import RecentList
 from explorer.app.tasks import Task, TaskList
+from explorer.bundled import opening_state
 from explorer.errors import ExplorerError, one_line, single_line
 from explorer.io.files import absolute
 from explorer.latents import SEED_RANGE
@@ -93,7 +94,7 @@ class App:
         if _context_made:
             raise RuntimeError("one App per process: Dear PyGui cannot create a second context")
         check_display()
-        base = state or RenderState()
+        base = state or opening_state(checkpoint)   # the bundled model opens on its picked seed pair
         self._state = base.replace(
             checkpoint=absolute(checkpoint) if checkpoint else base.checkpoint,
             device=device or base.device, precision=precision or base.precision)

@@ -131,24 +131,29 @@ def real_sample(images: torch.Tensor, num: int, seed: int = 0) -> torch.Tensor:
     return images[torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed))[:num]]
 
 
+def real_features(images: torch.Tensor, num_real: int, ext: InceptionFeatures, batch: int = 32,
+                  progress: bool = True, cache: bool = True, data_label: str = "") -> tuple[np.ndarray, bool]:
+    """Features of the `num_real` training images FID compares against, and whether the cache had them
+    (feature_cache.py; cache=False recomputes)."""
+    reals = real_sample(images, num_real)
+
+    def compute() -> np.ndarray:
+        batches = (reals[i:i + batch] for i in range(0, num_real, batch))
+        return collect_features(batches, num_real, ext, "real features", progress)
+
+    return cached_features(reals, FID_INCEPTION, compute, data_label) if cache else (compute(), False)
+
+
 def fid_kid(G, images: torch.Tensor, num: int, num_real: Optional[int] = None, batch: int = 32,
             device: Optional[torch.device] = None, progress: bool = True,
             on_features: Optional[Callable[[str, np.ndarray], None]] = None,
             cache: bool = True, data_label: str = "") -> dict[str, float]:
-    """FID and KID between `num` generated samples and `num_real` (default num) training images.
-
-    With cache=True the real side comes from (or goes to) the feature cache (feature_cache.py)."""
+    """FID and KID between `num` generated samples and `num_real` (default num) training images."""
     num_real = min(num_real or num, images.shape[0])
     if num < 2 or num_real < 2:
         raise ExplorerError("FID needs at least 2 images on each side")
     ext = InceptionFeatures(device or G.device)
-    reals = real_sample(images, num_real)
-
-    def real_features() -> np.ndarray:
-        batches = (reals[i:i + batch] for i in range(0, num_real, batch))
-        return collect_features(batches, num_real, ext, "real features", progress)
-
-    real, was_cached = cached_features(reals, FID_INCEPTION, real_features, data_label) if cache else (real_features(), False)
+    real, was_cached = real_features(images, num_real, ext, batch, progress, cache, data_label)
     fake = collect_features(generator_batches(G, num, batch), num, ext, "fake features", progress)
     if on_features:
         on_features("real", real)
