@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 
 from . import add_checkpoint_arg, add_device_arg
+from .values import count, path, seed_list
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("showcase", help="pick the default seed pair and the sample seeds by how real their images look")
     add_checkpoint_arg(p)
-    p.add_argument("--data", required=True, help="the training set (zip or folder): what 'real' means")
-    p.add_argument("--candidates", default="0-255", help="seeds to score (default 0-255)")
-    p.add_argument("--count", type=int, default=32, help="how many sample seeds to pick (default 32)")
-    p.add_argument("--real", type=int, default=2000, help="training images to compare against (FID's, cached)")
-    p.add_argument("--out", required=True, metavar="JSON", help="write the picks and every candidate's score here")
+    p.add_argument("--data", type=path, required=True, help="the training set (zip or folder): what 'real' means")
+    p.add_argument("--candidates", type=seed_list, default="0-255", help="seeds to score (default 0-255)")
+    p.add_argument("--count", type=count(1, 100_000), default=32, help="how many sample seeds to pick (default 32)")
+    p.add_argument("--real", type=count(2, 10_000_000), default=2000, help="training images to compare against (FID's, cached)")
+    p.add_argument("--out", type=path, required=True, metavar="JSON", help="write the picks and every candidate's score here")
     p.add_argument("--print", dest="print_only", choices=("samples", "pair"), default=None,
                    help="print only these seeds, comma-separated (for scripts: SEEDS=$(explorer showcase ...))")
     add_device_arg(p)
@@ -24,14 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import ExplorerError
     from ..io import load_generator
-    from ..latents import parse_seeds
     from ..train.dataset import ImageDataset
     from ..train.metrics import InceptionFeatures, collect_features, real_features
-    from ..train.showcase import realism_scores, seed_images, write_showcase
+    from ..train.showcase import K_NEAREST, realism_scores, seed_images, write_showcase
 
-    seeds = parse_seeds(args.candidates)
-    if len(seeds) < 2 or args.count < 1:
-        raise ExplorerError("--candidates needs at least 2 seeds and --count at least 1")
+    seeds = args.candidates
+    if len(set(seeds)) < 2:
+        raise ExplorerError("--candidates needs at least 2 seeds")
     G = load_generator(args.checkpoint, device=args.device)
     if G.c_dim:
         raise ExplorerError(f"{G.source_path}: showcase picks seeds of unconditional models only")
@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         raise ExplorerError(f"{args.data}: images are {data.resolution} px but the generator makes {G.img_resolution} px")
     ext = InceptionFeatures(G.device)
     num_real = min(args.real, len(data))
+    if num_real <= K_NEAREST:
+        raise ExplorerError(f"{args.data}: the realism score needs more than {K_NEAREST} real images, found {num_real}")
     real, _ = real_features(data.images, num_real, ext, data_label=data.recipe())
     images = seed_images(G, seeds)
     fake = collect_features((images[i:i + 32] for i in range(0, len(seeds), 32)), len(seeds), ext, "candidate seeds")
