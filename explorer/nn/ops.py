@@ -33,22 +33,67 @@ def bias_act(
     """x + bias (over dim 1), then activation, then gain, then clamp: NVlabs' bias_act order.
 
     inplace=True overwrites x (only for tensors nobody else holds): on CPUs a fresh activation-sized
-    buffer costs more than the arithmetic.
+    buffer costs more than the arithmetic. Under autograd the four steps are one function (_BiasAct).
     """
     if act not in ("linear", "lrelu"):
         raise ValueError(f"unknown activation {act!r}")
     if act == "lrelu":
         gain = gain * LRELU_GAIN
+    clamp = clamp if clamp is not None and clamp >= 0 else None
+    if torch.is_grad_enabled() and (x.requires_grad or (bias is not None and bias.requires_grad)):
+        return _BiasAct.apply(x, bias, act, gain, clamp)
     if bias is not None:
-        b = bias.to(x.dtype).reshape([1, -1] + [1] * (x.ndim - 2))
-        x = x.add_(b) if inplace else x + b
+        x = x.add_(_along_dim1(bias, x)) if inplace else x + _along_dim1(bias, x)
+        inplace = True  # x is a fresh tensor now
+    if act == "linear" and gain == 1 and clamp is None:
+        return x
+    return _act_gain_clamp_(x if inplace else x.clone(), act, gain, clamp)
+
+
+def _along_dim1(b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return b.to(x.dtype).reshape([1, -1] + [1] * (x.ndim - 2))
+
+
+def _act_gain_clamp_(y: torch.Tensor, act: str, gain: float, clamp: Optional[float]) -> torch.Tensor:
     if act == "lrelu":
-        x = F.leaky_relu_(x, LRELU_SLOPE) if inplace else F.leaky_relu(x, LRELU_SLOPE)
+        y = F.leaky_relu_(y, LRELU_SLOPE)
     if gain != 1:
-        x = x.mul_(gain) if inplace else x * gain
-    if clamp is not None and clamp >= 0:
-        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
-    return x
+        y = y.mul_(gain)
+    return y.clamp_(-clamp, clamp) if clamp is not None else y
+
+
+class _BiasAct(torch.autograd.Function):
+    """bias_act for training: one output buffer, and a backward that reads only that output.
+
+    Autograd would keep every intermediate and, for the clamp alone, build masks with four more passes
+    (ge, le, and, where). The output says everything the gradient needs: the leaky ReLU's slope by its sign
+    (gain > 0 keeps signs) and the clamp by |y| == clamp. The backward is made of differentiable ops, so R1
+    and path-length regularisation can differentiate it again.
+    """
+
+    @staticmethod
+    def forward(ctx, x, bias, act: str, gain: float, clamp: Optional[float]):
+        y = x + _along_dim1(bias, x) if bias is not None else x.clone()
+        y = _act_gain_clamp_(y, act, gain, clamp)
+        ctx.save_for_backward(y)
+        ctx.act, ctx.gain, ctx.clamp, ctx.bias_dtype = act, gain, clamp, None if bias is None else bias.dtype
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_tensors
+        dx = dy
+        if ctx.clamp is not None:
+            dx = torch.ops.aten.hardtanh_backward(dx, y, -ctx.clamp, ctx.clamp)   # 0 where |y| == clamp
+        if ctx.gain != 1:
+            dx = dx * ctx.gain
+        if ctx.act == "lrelu":
+            dx = torch.ops.aten.leaky_relu_backward(dx, y, LRELU_SLOPE, True)
+        db = None
+        if ctx.bias_dtype is not None and ctx.needs_input_grad[1]:
+            acc = torch.promote_types(dx.dtype, torch.float32)   # a bf16 sum over a batch of pixels loses the bias' gradient
+            db = dx.sum([d for d in range(dx.ndim) if d != 1], dtype=acc).to(ctx.bias_dtype)
+        return dx, db, None, None, None
 
 
 def can_overwrite(x: torch.Tensor) -> bool:
@@ -106,13 +151,62 @@ def _depthwise(f: torch.Tensor, channels: int, dtype: torch.dtype, gain: float) 
     return (f * gain).to(dtype).flip([0, 1])[None, None].expand(channels, 1, -1, -1)
 
 
+# Each FIR op is linear in x with a fixed filter, so its gradient is its adjoint, another FIR op. Written as
+# autograd Functions whose backward calls that adjoint (itself differentiable), R1 and path-length
+# regularisation differentiate them twice as cheap depthwise convolutions; autograd's generic double backward
+# of a grouped convolution loops over the groups (thousands of tiny convolutions a step).
+
+class _Filter(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, f: torch.Tensor, padding: int, gain: float) -> torch.Tensor:
+        ctx.f, ctx.padding, ctx.gain = f, padding, gain
+        c = x.shape[1]
+        return F.conv2d(x, _depthwise(f, c, x.dtype, gain), padding=padding, groups=c)
+
+    @staticmethod
+    def backward(ctx, dy: torch.Tensor):
+        # Correlation with k padded by p  <->  correlation with flip(k) padded by (taps - 1 - p).
+        return _Filter.apply(dy, ctx.f.flip([0, 1]), ctx.f.shape[-1] - 1 - ctx.padding, ctx.gain), None, None, None
+
+
+class _Up(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, f: torch.Tensor, gain: float, output_padding: int = 0) -> torch.Tensor:
+        ctx.f, ctx.gain = f, gain
+        c = x.shape[1]
+        # oneDNN has no fast bf16 depthwise transposed convolution: 35-50 ms where fp32 takes 0.4-3 ms (batch 16,
+        # 8-32 px, Zen 4), so on a CPU it runs in fp32, casts included.
+        low = x.device.type == "cpu" and x.dtype in (torch.bfloat16, torch.float16)
+        dtype = torch.float32 if low else x.dtype
+        with torch.autocast(x.device.type, enabled=False):
+            y = F.conv_transpose2d(x.to(dtype), _depthwise(f, c, dtype, gain), stride=2, padding=1,
+                                   output_padding=output_padding, groups=c)
+        return y.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, dy: torch.Tensor):
+        return _Down.apply(dy, ctx.f, ctx.gain), None, None, None
+
+
+class _Down(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, f: torch.Tensor, gain: float) -> torch.Tensor:
+        ctx.f, ctx.gain, ctx.size = f, gain, x.shape[-2:]
+        c = x.shape[1]
+        return F.conv2d(x, _depthwise(f, c, x.dtype, gain), stride=2, padding=1, groups=c)
+
+    @staticmethod
+    def backward(ctx, dy: torch.Tensor):
+        extra = ctx.size[0] - 2 * dy.shape[-2], ctx.size[1] - 2 * dy.shape[-1]   # odd inputs: one more row/col
+        return _Up.apply(dy, ctx.f, ctx.gain, extra), None, None
+
+
 def filter2d(x: torch.Tensor, f: torch.Tensor, padding: int, gain: float = 1.0) -> torch.Tensor:
     """Convolve every channel with the 2-D filter f after zero padding on all sides.
 
     The convolution pads (no F.pad copy): 2-4x faster on CPUs at 128-256 px, identical output.
     """
-    c = x.shape[1]
-    return F.conv2d(x, _depthwise(f, c, x.dtype, gain), padding=padding, groups=c)
+    return _Filter.apply(x, f, padding, gain)
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
@@ -121,14 +215,12 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     conv_transpose2d with stride 2 inserts the zeros and filters in one pass; padding 1 on a 4-tap filter
     yields exactly NVlabs' (2, 1) padding of the zero-stuffed signal.
     """
-    c = x.shape[1]
-    return F.conv_transpose2d(x, _depthwise(f, c, x.dtype, 4.0), stride=2, padding=1, groups=c)
+    return _Up.apply(x, f, 4.0)
 
 
 def downsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     """2x FIR downsampling: pad 1, filter, keep every second pixel (one strided depthwise conv)."""
-    c = x.shape[1]
-    return F.conv2d(x, _depthwise(f, c, x.dtype, 1.0), stride=2, padding=1, groups=c)
+    return _Down.apply(x, f, 1.0)
 
 
 # --- Modulated convolution -------------------------------------------------------------------------
