@@ -67,6 +67,12 @@ class ImageDataset:
     def c_dim(self) -> int:
         return 0 if self.labels is None else self.labels.shape[1]
 
+    def pin_memory(self) -> None:
+        """Page-locked host copies, so that a batch's copy to a GPU does not stop the host until it is done."""
+        self.images = self.images.pin_memory()
+        if self.labels is not None:
+            self.labels = self.labels.pin_memory()
+
     def batch(self, idx: torch.Tensor, device: torch.device, mirror: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Images as float in [-1, 1] on device, optionally x-flipped where mirror is True."""
         x = self.images.index_select(0, idx).to(device, non_blocking=True).to(torch.float32) / 127.5 - 1

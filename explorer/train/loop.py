@@ -1,4 +1,5 @@
-"""Training StyleGAN2, in the order it runs: settings, setup, (resume), then the loop of phases.
+"""Training StyleGAN2, in the order it runs: settings, setup, one step (its phases), then the run that
+resumes and repeats it.
 
 One process or several (torchrun): every rank draws its own batch, gradients are averaged with one
 all_reduce per phase, and only rank 0 writes files. Snapshots are atomic and carry every RNG state, so
@@ -107,10 +108,11 @@ def _init_generator(G: Generator, path: str, data: ImageDataset) -> int:
 
 
 def lazy_adam(params, lr: float, interval: int, device: torch.device) -> torch.optim.Adam:
-    """Adam whose lr and betas are rescaled so that k-step lazy regularisation matches the eager one."""
+    """Adam whose lr and betas are rescaled so that k-step lazy regularisation matches the eager one.
+
+    fused: one kernel over all parameters (CPU and CUDA), not a Python loop of small ops per tensor."""
     ratio = interval / (interval + 1)
-    return torch.optim.Adam(params, lr=lr * ratio, betas=(0.0, 0.99 ** ratio), eps=1e-8,
-                            fused=device.type == "cuda" or None)
+    return torch.optim.Adam(params, lr=lr * ratio, betas=(0.0, 0.99 ** ratio), eps=1e-8, fused=True)
 
 
 class _StopFlag:
@@ -135,6 +137,77 @@ class _StopFlag:
             signal.signal(sig, old)
 
 
+# --- one step -------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Networks:
+    """What a training step updates."""
+    G: Generator
+    D: Discriminator
+    G_ema: Generator
+    G_opt: torch.optim.Optimizer
+    D_opt: torch.optim.Optimizer
+    loss: StyleGAN2Loss
+
+
+def setup_networks(cfg: TrainConfig, data: ImageDataset, device: torch.device) -> tuple[Networks, int]:
+    """Fresh networks, optimisers and loss for a run; returns them and the kimg (x1000) that --init-from
+    brings along."""
+    torch.manual_seed(cfg.seed)  # same initial weights on every rank and for every run with this seed
+    G, D = make_networks(cfg, data.resolution, data.c_dim, device)
+    init_nimg = _init_generator(G, cfg.init_from, data) if cfg.init_from else 0
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    G_opt = lazy_adam(G.parameters(), cfg.lr, cfg.g_reg_interval, device)
+    D_opt = lazy_adam(D.parameters(), cfg.lr, cfg.d_reg_interval, device)
+    loss = StyleGAN2Loss(G, D, r1_gamma=cfg.r1_gamma(data.resolution), style_mixing_prob=cfg.style_mixing,
+                         pl_weight=cfg.pl_weight, autocast_dtype=torch.bfloat16 if cfg.amp else None,
+                         augment=cfg.augment)
+    return Networks(G, D, G_ema, G_opt, D_opt, loss), init_nimg
+
+
+def training_step(nets: Networks, cfg: TrainConfig, data: ImageDataset, step: int, cur_nimg: int, batch_gpu: int,
+                  device: torch.device, logs: dict[str, torch.Tensor], train_g: bool = True) -> None:
+    """G main, lazy path length, D main, lazy R1, then G_ema: one batch of cfg.batch images (all ranks).
+
+    Nothing here waits for the device: the logged scalars stay tensors until the caller reads them."""
+    G, D, G_ema, G_opt, D_opt, loss = nets.G, nets.D, nets.G_ema, nets.G_opt, nets.D_opt, nets.loss
+    idx = torch.randint(len(data), [batch_gpu])
+    mirror = torch.rand([batch_gpu]) < 0.5 if cfg.mirror else None
+    real, c_real = data.batch(idx, device, mirror)
+    c_gen = _random_labels(data, batch_gpu, device)
+
+    # G: main loss, then (lazily) path length.
+    if train_g:
+        _phase(G, D, train_g=True)
+        G_opt.zero_grad(set_to_none=True)
+        logs["loss_G"] = loss.generator_main(torch.randn([batch_gpu, G.z_dim], device=device), c_gen)
+        _step(G, G_opt)
+    if train_g and cfg.pl_weight > 0 and step % cfg.g_reg_interval == 0:
+        G_opt.zero_grad(set_to_none=True)
+        logs["pl_penalty"] = loss.generator_path_length(torch.randn([batch_gpu, G.z_dim], device=device),
+                                                       c_gen, gain=cfg.g_reg_interval)
+        _step(G, G_opt)
+    dist.average_buffer(G.mapping.w_avg)
+
+    # D: main loss, then (lazily) R1.
+    _phase(G, D, train_g=False)
+    D_opt.zero_grad(set_to_none=True)
+    ld, d_real, d_fake = loss.discriminator_main(real, c_real, torch.randn([batch_gpu, G.z_dim], device=device), c_gen)
+    logs.update(loss_D=ld, D_real=d_real, D_fake=d_fake)
+    _step(D, D_opt)
+    if step % cfg.d_reg_interval == 0:
+        D_opt.zero_grad(set_to_none=True)
+        logs["r1_penalty"] = loss.discriminator_r1(real, c_real, gain=cfg.d_reg_interval)
+        _step(D, D_opt)
+
+    # G_ema: exponential moving average with a ramped-up half-life.
+    if train_g:
+        ema_nimg = cfg.ema_half_life_kimg() * 1000
+        if cfg.ema_rampup:
+            ema_nimg = min(ema_nimg, (cur_nimg + cfg.batch) * cfg.ema_rampup)
+        _update_ema(G_ema, G, beta=0.5 ** (cfg.batch / max(ema_nimg, 1e-8)))
+
+
 # --- the run --------------------------------------------------------------------------------------
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
@@ -155,15 +228,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     data = ImageDataset(cfg.data, max_images=cfg.max_images, progress=cfg.progress and rank == 0)
     if rank == 0:
         ensure_outdir(outdir)   # only once the data has been read: a bad set leaves nothing behind
-    torch.manual_seed(cfg.seed)  # same initial weights on every rank and for every run with this seed
-    G, D = make_networks(cfg, data.resolution, data.c_dim, device)
-    init_nimg = _init_generator(G, cfg.init_from, data) if cfg.init_from else 0
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    G_opt = lazy_adam(G.parameters(), cfg.lr, cfg.g_reg_interval, device)
-    D_opt = lazy_adam(D.parameters(), cfg.lr, cfg.d_reg_interval, device)
-    loss = StyleGAN2Loss(G, D, r1_gamma=cfg.r1_gamma(data.resolution), style_mixing_prob=cfg.style_mixing,
-                         pl_weight=cfg.pl_weight, autocast_dtype=torch.bfloat16 if cfg.amp else None,
-                         channels_last=cfg.amp or device.type == "cuda", augment=cfg.augment)
+    if device.type == "cuda":
+        data.pin_memory()  # batches then copy to the GPU without waiting for it
+    nets, init_nimg = setup_networks(cfg, data, device)
+    G, D, G_ema, G_opt, D_opt, loss = nets.G, nets.D, nets.G_ema, nets.G_opt, nets.D_opt, nets.loss
 
     # --- resume or start fresh ---------------------------------------------------------------------
     cur_nimg, step, elapsed_before = 0, 0, 0.0
@@ -202,45 +270,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     reason = "done"
     try:
         while cur_nimg < total_nimg:
-            idx = torch.randint(len(data), [batch_gpu])
-            mirror = torch.rand([batch_gpu]) < 0.5 if cfg.mirror else None
-            real, c_real = data.batch(idx, device, mirror)
-            c_gen = _random_labels(data, batch_gpu, device)
-
-            # G: main loss, then (lazily) path length. A fresh D beside a trained G learns alone first.
-            train_g = cur_nimg >= warmup_end
-            if train_g:
-                _phase(G, D, train_g=True)
-                G_opt.zero_grad(set_to_none=True)
-                logs["loss_G"] = loss.generator_main(torch.randn([batch_gpu, G.z_dim], device=device), c_gen)
-                _step(G, G_opt)
-            if train_g and cfg.pl_weight > 0 and step % cfg.g_reg_interval == 0:
-                G_opt.zero_grad(set_to_none=True)
-                logs["pl_penalty"] = loss.generator_path_length(torch.randn([batch_gpu, G.z_dim], device=device),
-                                                               c_gen, gain=cfg.g_reg_interval)
-                _step(G, G_opt)
-            dist.average_buffer(G.mapping.w_avg)
-
-            # D: main loss, then (lazily) R1.
-            _phase(G, D, train_g=False)
-            D_opt.zero_grad(set_to_none=True)
-            ld, d_real, d_fake = loss.discriminator_main(real, c_real, torch.randn([batch_gpu, G.z_dim], device=device), c_gen)
-            logs.update(loss_D=ld, D_real=d_real, D_fake=d_fake)
-            _step(D, D_opt)
-            if step % cfg.d_reg_interval == 0:
-                D_opt.zero_grad(set_to_none=True)
-                logs["r1_penalty"] = loss.discriminator_r1(real, c_real, gain=cfg.d_reg_interval)
-                _step(D, D_opt)
-
-            # G_ema: exponential moving average with a ramped-up half-life.
+            train_g = cur_nimg >= warmup_end  # a fresh D beside a trained G learns alone first
+            training_step(nets, cfg, data, step, cur_nimg, batch_gpu, device, logs, train_g=train_g)
             cur_nimg += cfg.batch
             step += 1
-            ema_nimg = cfg.ema_half_life_kimg() * 1000
-            if cfg.ema_rampup:
-                ema_nimg = min(ema_nimg, cur_nimg * cfg.ema_rampup)
-            beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
-            if train_g:
-                _update_ema(G_ema, G, beta)
 
             now = time.time()
             if now - t_last > 10 or cur_nimg >= total_nimg:
@@ -282,22 +315,21 @@ def _phase(G: torch.nn.Module, D: torch.nn.Module, train_g: bool) -> None:
 
 
 def _step(module: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
-    params = [p for p in module.parameters() if p.grad is not None]
-    if params:
-        grads = [p.grad for p in params]
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if dist.is_distributed() and grads:  # one all_reduce of one flat buffer
         flat = torch.cat([g.flatten() for g in grads])
         dist.all_reduce_mean(flat)
-        torch.nan_to_num_(flat, nan=0, posinf=1e5, neginf=-1e5)  # one bad batch must not poison the weights
         torch._foreach_copy_(grads, [t.view_as(g) for t, g in zip(flat.split([g.numel() for g in grads]), grads)])
+    for g in grads:
+        torch.nan_to_num_(g, nan=0, posinf=1e5, neginf=-1e5)  # one bad batch must not poison the weights
     opt.step()
 
 
 @torch.no_grad()
 def _update_ema(G_ema: torch.nn.Module, G: torch.nn.Module, beta: float) -> None:
-    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-        p_ema.copy_(p.detach().lerp(p_ema, beta))
-    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-        b_ema.copy_(b)
+    """G_ema <- lerp(G, G_ema, beta), every tensor in one foreach call."""
+    torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1 - beta)
+    torch._foreach_copy_(list(G_ema.buffers()), list(G.buffers()))
 
 
 def _random_labels(data: ImageDataset, n: int, device: torch.device) -> Optional[torch.Tensor]:

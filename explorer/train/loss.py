@@ -24,7 +24,7 @@ class StyleGAN2Loss:
         pl_batch_shrink: int = 2,        # Use a smaller batch for the path-length pass.
         pl_decay: float = 0.01,          # Decay of the running mean path length.
         autocast_dtype: Optional[torch.dtype] = None,  # bf16/fp16 autocast on GPU (None = fp32).
-        channels_last: bool = False,     # NHWC activations (faster with bf16 and on GPUs).
+        channels_last: bool = True,      # NHWC activations (faster in fp32 and bf16, on CPUs and GPUs).
         augment: bool = False,           # DiffAugment every image D sees (reals and fakes alike).
     ):
         self.G, self.D = G, D
