@@ -73,7 +73,8 @@ class StyleGAN2Loss:
         fixed amount, which makes W smoother and better for interpolation and projection."""
         n = max(z.shape[0] // self.pl_batch_shrink, 1)
         img, ws = self.run_G(z[:n], None if c is None else c[:n])
-        pl_noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+        # randn in NCHW order whatever img's layout: the same seed draws the same noise in every memory format
+        pl_noise = torch.randn(img.shape, device=img.device) / math.sqrt(img.shape[2] * img.shape[3])
         (grads,) = torch.autograd.grad((img * pl_noise).sum(), ws, create_graph=True)
         pl_lengths = grads.square().sum(2).mean(1).sqrt()
         pl_mean = self.pl_mean.lerp(pl_lengths.mean().detach(), self.pl_decay)
