@@ -1,10 +1,8 @@
 """Walks through keyframes and their videos: paths, exact files read back, interruption, session walks."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 
@@ -26,6 +24,7 @@ from explorer.render.state import Edit, RenderState, Source
 from explorer.video import (RecordingInterrupted, VideoWriter, Walk, interpolate, keyframes_from_seeds,
                             path_weights, render_walk, walk_length, walk_ws)
 from tests.conftest import make_generator
+from tests.helpers.interrupt import start_cli
 
 
 @pytest.fixture
@@ -249,14 +248,13 @@ def test_cli_video_from_a_session_walks_its_a_and_b(checkpoint, tmp_path):
 
 def test_cli_ctrl_c_keeps_a_valid_video_and_exits_130(checkpoint, tmp_path):
     out = tmp_path / "long.mp4"
-    proc = subprocess.Popen([sys.executable, "-m", "explorer.cli", "video", "--checkpoint", checkpoint,
-                             "--seeds", "1-4", "--frames-per-seed", "2000", "--batch", "4", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = start_cli(["video", "--checkpoint", checkpoint, "--seeds", "1-4", "--frames-per-seed", "2000",
+                      "--batch", "4", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     partial = tmp_path / "long.mp4.tmp"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120      # a loaded machine takes a while to import torch
     while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert proc.poll() is None and partial.exists(), "the video never started, or ended before Ctrl+C"
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
