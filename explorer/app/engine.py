@@ -20,6 +20,7 @@ from ..errors import ExplorerError
 from ..latents import load_ws, save_ws
 from ..nn.families import FAMILY_NAMES, family_of
 from ..nn.family import FamilyGenerator
+from ..project.tune import tuned_label
 from ..render.renderer import Renderer, RenderStats
 from ..render.state import RenderState
 from .model_info import DirectionSet, LayerImage, LayerInfo, ModelInfo, NoiseLayerInfo, WSlotInfo
@@ -119,6 +120,7 @@ def describe(G: FamilyGenerator, key: tuple, stats: RenderStats) -> ModelInfo:
         layers=tuple(LayerInfo(layer.name, layer.size, layer.channels, layer.kind) for layer in table.layers),
         layer_table=table,
         family=FAMILY_NAMES[family_of(G.cfg)], default_truncation=G.default_truncation,
+        tuned=tuned_label(provenance),
     )
 
 

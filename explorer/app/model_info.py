@@ -95,6 +95,7 @@ class ModelInfo:
     layers: tuple[LayerInfo, ...] = ()      # Every synthesis layer, in order (the layer viewer's list).
     family: str = "StyleGAN2"               # Generator family, as `explorer info` names it.
     default_truncation: tuple[float, Optional[int]] = (1.0, None)   # (psi, cutoff) the file carries.
+    tuned: str = ""                         # 'tuned to <photo> (N steps) from <file>' for a pivotal-tuned model.
 
     def parse_indices(self, spec: str) -> list[int]:
         """w indices of a range ('coarse', '0-3', ...); ValueError when it does not fit this model."""
@@ -115,7 +116,7 @@ class ModelInfo:
         """One line for the window: which model is on screen, and a warning when it is the untrained demo."""
         if self.demo:
             return "Random-weight demo model (untrained): open a checkpoint in the Model panel"
-        return f"{self.name}  ({self.resolution} px)"
+        return f"{self.name}  ({self.resolution} px)" + (f"  TUNED: {self.tuned}" if self.tuned else "")
 
     @property
     def levels(self) -> tuple[str, ...]:
@@ -156,5 +157,7 @@ class ModelInfo:
         lines.append(f"noise   {len(self.noise_layers)} layers" if self.noise_layers else "noise   none")
         if self.has_transform:
             lines.append("camera  translate / rotate (input transform)")
+        if self.tuned:
+            lines.append(f"TUNED   {self.tuned}")
         return lines
 

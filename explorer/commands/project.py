@@ -259,47 +259,22 @@ def _write_projection(G, outdir: Path, pixels, loss, result, video, paths, proj_
 # --- pivotal tuning ------------------------------------------------------------------------------------
 
 def _card_base(G, args: argparse.Namespace, photo, framing, search_loss: float) -> dict:
-    """What a tuned generator's model card says about where it came from (tuning fills in the rest)."""
-    import time
-
-    source = getattr(G, "source_path", None) or "bundled generator"
-    return {
-        "tuned_from": Path(source).name,
-        "tuned_from_sha256": _sha256(source),
-        "photo": Path(photo).name,
-        "photo_sha256": _sha256(photo),
-        "framing": framing.describe(),
-        "search": {"space": args.space, "steps": args.steps, "loss": float(search_loss)},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "tool": "explorer project --tune",
-    }
-
-
-def _sha256(path) -> str:
-    import hashlib
-
-    try:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
-    except OSError:
-        return ""
+    """Where a tuned generator came from (tuning_card adds how it was tuned)."""
+    from ..project.tune import origin_card
+    return origin_card(G, photo, framing.describe(), {"space": args.space, "steps": args.steps,
+                                                      "loss": float(search_loss)}, "explorer project --tune")
 
 
 def _tune_one(G, args, target, pivot, cancel, path: Path, proj_path: Path, card: dict, desc: str,
               keep_partial: bool = True):
     """Tune a copy of G to one target, write it with its card and its image of the pivot; the TuningResult.
     Cancelled: the partly tuned generator is written only with keep_partial."""
-    import dataclasses
-
     import torch
     from tqdm import tqdm
 
     from ..images import to_numpy_images
     from ..project.losses import ProjectionLoss
-    from ..project.tune import TUNING_LOSS, save_tuned, tune
+    from ..project.tune import TUNING_LOSS, save_tuned, tune, tuning_card
 
     cfg = _tuning_config(args)
     loss = _loss(args, target) if args.loss is not None else ProjectionLoss(target, TUNING_LOSS)
@@ -314,11 +289,7 @@ def _tune_one(G, args, target, pivot, cancel, path: Path, proj_path: Path, card:
     bar.close()
     if result.cancelled and not keep_partial:
         return result
-    card = dict(card, tuning={**dataclasses.asdict(cfg), "steps_done": result.steps_done,
-                              "cancelled": result.cancelled, "loss_terms": dict(loss.weights),
-                              "final_loss": result.history[-1] if result.history else None,
-                              "final_locality": result.locality_history[-1] if result.locality_history else None,
-                              "psnr_before": round(result.psnr_before, 3), "psnr_after": round(result.psnr_after, 3)})
+    card = tuning_card(card, cfg, loss, result)
     save_tuned(result.generator, path, card)
     with torch.no_grad():
         image = result.generator.synthesis(pivot.to(G.device), noise_mode="const")

@@ -2,6 +2,7 @@
 
     framing = Framing(eyes=((120, 140), (180, 138), (150, 210)))   # or crop=(x, y, size), auto=True, nothing
     target = frame_photo("me.jpg", 256, framing)                    # FramedPhoto: pixels, square, notes
+    target = frame_image(photo, "me.jpg", 256, framing)             # a photo already read (open_rgb)
 
 Every failure is an ImageInputError naming the photo and saying what to change.
 """
@@ -74,7 +75,12 @@ def choose_square(photo: Image.Image, framing: Framing) -> tuple[Square, list[st
 
 def frame_photo(path: "str | os.PathLike[str]", size: int, framing: Framing = Framing()) -> FramedPhoto:
     """Read the photo and resample its chosen square to size x size (see align.resample)."""
-    photo = open_rgb(path)
+    return frame_image(open_rgb(path), path, size, framing)
+
+
+def frame_image(photo: Image.Image, path: "str | os.PathLike[str]", size: int,
+                framing: Framing = Framing()) -> FramedPhoto:
+    """frame_photo of a photo already read (the app keeps it open while the user frames it); errors name path."""
     try:
         square, notes = choose_square(photo, framing)
     except AlignmentError as e:  # FaceNotFound and MissingOpenCV are AlignmentErrors too

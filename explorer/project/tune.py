@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import math
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -255,14 +257,63 @@ def tune(
 TUNING_LOSS = {"l2": 1.0}
 
 MODEL_CARD_KEY = "model_card"              # safetensors metadata key of the tuning record
+# What save_tuned puts in the config's provenance, where `explorer info` and the app's model panel show it.
+PROVENANCE_FROM, PROVENANCE_PHOTO, PROVENANCE_STEPS = "tuned_from", "tuned_photo", "tuned_steps"
+
+
+def origin_card(G: Generator, photo: "str | os.PathLike[str]", framing: str, search: dict, tool: str) -> dict:
+    """The first half of a tuned generator's model card: which generator, which photo (names and SHA-256, so a
+    reader can check them), how the photo was framed and searched, when and with what."""
+    source = getattr(G, "source_path", None) or "bundled generator"
+    return {
+        "tuned_from": Path(source).name,
+        "tuned_from_sha256": _sha256(source),
+        "photo": Path(photo).name,
+        "photo_sha256": _sha256(photo),
+        "framing": framing,
+        "search": search,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tool": tool,
+    }
+
+
+def tuning_card(origin: dict, cfg: TuningConfig, loss: ProjectionLoss, result: TuningResult) -> dict:
+    """The whole model card: origin_card's record plus every tuning setting and what tuning reached."""
+    return dict(origin, tuning={**dataclasses.asdict(cfg), "steps_done": result.steps_done,
+                                "cancelled": result.cancelled, "loss_terms": dict(loss.weights),
+                                "final_loss": result.history[-1] if result.history else None,
+                                "final_locality": result.locality_history[-1] if result.locality_history else None,
+                                "psnr_before": round(result.psnr_before, 3),
+                                "psnr_after": round(result.psnr_after, 3)})
+
+
+def tuned_label(provenance: dict) -> str:
+    """One line naming what a tuned generator was tuned to and from ('' for a generator that was not tuned)."""
+    photo = provenance.get(PROVENANCE_PHOTO)
+    if not photo:
+        return ""
+    steps = provenance.get(PROVENANCE_STEPS)
+    return (f"tuned to {photo}" + (f" ({steps} steps)" if steps else "")
+            + (f" from {provenance[PROVENANCE_FROM]}" if provenance.get(PROVENANCE_FROM) else ""))
+
+
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError:
+        return ""
+    return h.hexdigest()
 
 
 def save_tuned(G: Generator, path: "str | os.PathLike[str]", card: dict) -> Path:
     """Write a tuned generator as our safetensors (float32), its card in the metadata and the essentials
-    (tuned_from, tuned_photo, tuned_steps) in the config's provenance, where `explorer info` shows them."""
+    (PROVENANCE_*) in the config's provenance, where `explorer info` shows them."""
     provenance = dict(G.cfg.provenance)
-    provenance.update(tuned_from=str(card.get("tuned_from", "")), tuned_photo=str(card.get("photo", "")),
-                      tuned_steps=str(card.get("tuning", {}).get("steps_done", "")))
+    provenance.update({PROVENANCE_FROM: str(card.get("tuned_from", "")), PROVENANCE_PHOTO: str(card.get("photo", "")),
+                       PROVENANCE_STEPS: str(card.get("tuning", {}).get("steps_done", ""))})
     G.cfg = G.cfg.replace(provenance=tuple(sorted(provenance.items())))
     return save_generator(G, path, extra_metadata={MODEL_CARD_KEY: card})
 
