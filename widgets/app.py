@@ -45,6 +45,7 @@ from .bookmarks_panel import BookmarksPanel
 from .camera_panel import CameraPanel
 from .capture_panel import CapturePanel
 from .directions_panel import DirectionsPanel
+from .framing_panel import FramingPanel
 from .image_view import ImageView
 from .latents_panel import LatentsPanel
 from .layer_viewer_panel import LayerViewerPanel
@@ -56,6 +57,7 @@ from .projector_panel import ProjectorPanel
 from .record_panel import RecordPanel
 from .status_panel import StatusPanel
 from .truncation_panel import TruncationPanel
+from .tuning_panel import TuningPanel
 
 CONTROLS_W = 470          # width of the control column, px
 STATUS_H = 76             # height of the status bar under the image, px
@@ -155,12 +157,15 @@ class App:
         self.capture = CapturePanel(self, capture_dir)
         self.record = RecordPanel(self)
         self.projector = ProjectorPanel(self)
+        self.framing = FramingPanel(self)
+        self.tuning = TuningPanel(self)
         self.live_panel = LivePanel(self)
         self.bookmarks = BookmarksPanel(self)
         self.blend = BlendPanel(self)
         self.panels = [ModelPanel(self), LatentsPanel(self), MixingPanel(self), NoisePanel(self),
                        TruncationPanel(self), CameraPanel(self), self.directions, self.capture, self.record,
-                       self.projector, self.layer_viewer, self.bookmarks, self.live_panel, self.blend]
+                       self.projector, self.framing, self.tuning, self.layer_viewer, self.bookmarks,
+                       self.live_panel, self.blend]
         with dpg.window(tag="main"):
             with dpg.group(horizontal=True):
                 with dpg.child_window(tag="controls", width=CONTROLS_W, height=-1):

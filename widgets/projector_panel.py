@@ -1,7 +1,8 @@
 """Projector panel: find the w of a photo while watching it happen, then use it as source A or B.
 
-Choosing a photo (path box or file dialog) shows it as the projector will see it: the centre square at the
-model's resolution. Project runs the projector (engine.project_photo) as a background task, under the status
+Choosing a photo (path box or file dialog) shows it whole in the Photo framing panel (crop, rotate, or align on
+the eyes and mouth) and here as the projector will see it: the framed square at the model's resolution.
+Project runs the projector (engine.project_photo) as a background task, under the status
 bar's progress bar and Cancel, with a generator of its own, so the frame being dragged stays live; the
 projection's current image and its loss curve update about ten times a second. The run's result (finished,
 or cancelled: the best step so far) is saved as projected_w-<photo>-NNNN.npz in the capture folder, and
@@ -19,8 +20,8 @@ import dearpygui.dearpygui as dpg
 import numpy as np
 
 from explorer.app.model_info import ModelInfo
-from explorer.app.projecting import (DEFAULT_PRESET, DEFAULT_STEPS, IMAGE_TYPES, LOSS_PRESETS, LiveProjection, Projected,
-                                    fit_square, output_path, read_target, run_projection)
+from explorer.app.projecting import (DEFAULT_PRESET, DEFAULT_STEPS, IMAGE_TYPES, LOSS_PRESETS, LiveProjection, Photo,
+                                    Projected, fit_square, output_path, read_photo, run_projection, target_of)
 from explorer.app.tasks import Task
 from explorer.errors import ExplorerError
 
@@ -55,7 +56,7 @@ class ProjectorPanel(Panel):
         self._preview_buf = np.full((THUMB, THUMB, 3), BLANK, np.float32)
         self._target: Optional[np.ndarray] = None    # the target last shown (by identity)
         self._reads = 0                              # target reads asked for; only the newest is shown
-        self._incoming: Optional[tuple[int, Optional[np.ndarray], Optional[str]]] = None
+        self._incoming: Optional[tuple[int, Optional[Photo], Optional[str]]] = None
         self._shown_read = 0
         self._drawn = (None, -1)                     # (run, step count) on screen
         self._last_draw = 0.0
@@ -111,23 +112,43 @@ class ProjectorPanel(Panel):
 
     # --- actions ------------------------------------------------------------------------------------------
     def choose(self, path: str) -> None:
-        """Show `path` as the projector will see it (read on a background task: a big photo takes a moment)."""
+        """Read `path` (a background task: a big photo takes a moment), then show it in the framing panel and
+        here as the projector will see it."""
         path = (path or "").strip()
         dpg.set_value("project.path", path)
-        if not path or self.app.info is None:
+        if not path:
             return
-        resolution = self.app.info.resolution
         self._reads += 1
         read = self._reads
 
         def work(task: Task) -> None:
             try:
-                self._incoming = (read, read_target(path, resolution), None)
+                self._incoming = (read, read_photo(path), None)
             except ExplorerError as e:
                 self._incoming = (read, None, str(e))
                 raise                   # and the status bar shows it too
 
         self.app.run_task(f"reading {Path(path).name}", work)
+
+    def reframe(self) -> None:
+        """The framing changed (or the model's resolution did): show the new target (on release of a drag)."""
+        framing, info = self.app.framing, self.app.info
+        if framing.photo is None or info is None or framing.edit is None or framing.edit.dragging:
+            return
+        if framing.edit.framing is None:
+            self._show_target(None)
+            self._say(framing.edit.problem or "this photo cannot be framed", error=True, tag="project.target_note")
+            return
+        try:
+            target = target_of(framing.photo, info.resolution, framing.edit.framing)
+        except ExplorerError as e:
+            self._show_target(None)
+            self._say(str(e), error=True, tag="project.target_note")
+            return
+        self._show_target(target.pixels)
+        notes = "".join(f"\n{n}" for n in target.notes)
+        self._say(f"what the projector sees: {target.framing} at {target.pixels.shape[1]}x{target.pixels.shape[0]}"
+                  + notes, tag="project.target_note")
 
     def project(self) -> None:
         """Project the photo in the path box with the steps, space and loss set here (one run at a time)."""
@@ -140,6 +161,7 @@ class ProjectorPanel(Panel):
                 raise ExplorerError("no model loaded yet")
             if not photo:
                 raise ExplorerError("choose an image to project first")
+            framing = self.app.framing.framing_for(photo)
             out = output_path(self.app.capture.folder, photo)
         except ExplorerError as e:
             self._say(str(e), error=True)
@@ -148,7 +170,7 @@ class ProjectorPanel(Panel):
         self._say("", tag="project.target_note")
         state = self.app.state.conform(info)
         space, preset = SPACES[dpg.get_value("project.space")], dpg.get_value("project.loss")
-        live = LiveProjection(photo, max(int(dpg.get_value("project.steps")), 1), out)
+        live = LiveProjection(photo, max(int(dpg.get_value("project.steps")), 1), out, framing)
         self.live, self.result, self.preview_updates = live, None, 0
         self._show_preview(None)
         dpg.set_value("project.curve", [[], []])
@@ -182,9 +204,13 @@ class ProjectorPanel(Panel):
 
     # --- panel --------------------------------------------------------------------------------------------
     def on_model(self, info: Optional[ModelInfo]) -> None:
-        """Another resolution means another target: read the photo again for this model."""
+        """Another resolution means another target: frame the photo again for this model (keeping its framing)."""
         path = dpg.get_value("project.path").strip()
-        if info is not None and path and not self.running:
+        if info is None or not path or self.running:
+            return
+        if self.app.framing.photo is not None and self.app.framing.photo.path == path:
+            self.reframe()
+        else:
             self.choose(path)
 
     def tick(self) -> None:
@@ -192,12 +218,14 @@ class ProjectorPanel(Panel):
         incoming = self._incoming
         if incoming is not None and incoming[0] > self._shown_read:
             self._shown_read = incoming[0]
-            read, pixels, error = incoming
+            read, photo, error = incoming
             if read == self._reads:          # an older read that finished late is not shown
-                self._show_target(pixels)
-                self._say(error or f"what the projector sees: the centre square at "
-                                   f"{pixels.shape[1]}x{pixels.shape[0]}", error=error is not None,
-                          tag="project.target_note")
+                if photo is None:
+                    self.app.framing.clear()
+                    self._show_target(None)
+                    self._say(error or "", error=True, tag="project.target_note")
+                else:
+                    self.app.framing.show_photo(photo)     # its tick calls reframe() with the centre square
         live = self.live
         if live is None or live is self._finished:
             return
@@ -262,22 +290,23 @@ class ProjectorPanel(Panel):
 
     def _show_target(self, pixels: Optional[np.ndarray]) -> None:
         self._target = pixels
-        self.target_pixels = self._upload(pixels, self._target_buf)
+        self.target_pixels = upload_thumb(pixels, self._target_buf)
 
     def _show_preview(self, pixels: Optional[np.ndarray]) -> None:
-        self.preview_pixels = self._upload(pixels, self._preview_buf)
-
-    @staticmethod
-    def _upload(pixels: Optional[np.ndarray], buf: np.ndarray) -> np.ndarray:
-        """Into the texture's own buffer, in place (the texture reads it on the next draw); returns the uint8."""
-        if pixels is None:
-            buf.fill(BLANK)
-            return np.zeros((THUMB, THUMB, 3), np.uint8)
-        shown = fit_square(pixels, THUMB)
-        np.multiply(shown, np.float32(1 / 255), out=buf)
-        return shown
+        self.preview_pixels = upload_thumb(pixels, self._preview_buf)
 
     @staticmethod
     def _say(text: str, error: bool = False, tag: str = "project.note") -> None:
         dpg.set_value(tag, text)
         dpg.configure_item(tag, color=ERROR_COLOR if error else DIM_COLOR)
+
+
+def upload_thumb(pixels: Optional[np.ndarray], buf: np.ndarray) -> np.ndarray:
+    """Into a THUMB x THUMB texture's own buffer, in place (the texture reads it on the next draw); returns the
+    uint8 shown."""
+    if pixels is None:
+        buf.fill(BLANK)
+        return np.zeros((THUMB, THUMB, 3), np.uint8)
+    shown = fit_square(pixels, THUMB)
+    np.multiply(shown, np.float32(1 / 255), out=buf)
+    return shown

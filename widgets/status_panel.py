@@ -31,6 +31,8 @@ class StatusPanel(Panel):
         app = self.app
         r = app.last_frame
         parts = []
+        if app.info is not None and app.info.tuned:
+            parts.append(f"TUNED model {app.info.name}")
         if r is not None and r.stats is not None:
             # stats.seconds is the synthesis alone: a model load (done before it, on the worker) is not counted
             st = r.stats
