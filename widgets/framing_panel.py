@@ -30,10 +30,12 @@ CANVAS = 300                                   # side of the view, px
 MODE_LABELS = {"centre": "centre", "crop": "crop", "eyes": "eyes + mouth"}
 SQUARE_COLOR = (255, 220, 60)
 POINT_COLORS = ((90, 200, 255), (90, 255, 140), (255, 120, 200))   # left eye, right eye, mouth
+POINT_LABELS = ("L", "R", "M")                 # drawn beside the left eye, right eye, mouth
 HINTS = {
     "centre": "the largest centred square; drag it to make it your own crop",
     "crop": "drag the square to move it, its corner to scale it; turn it with the angle",
     "eyes": "click the {next}",
+    "aligned": "framed on the eyes (L, R) and mouth (M); a click starts again with the left eye",
 }
 
 
@@ -219,7 +221,7 @@ class FramingPanel(Panel):
         for i, p in enumerate(edit.points):
             c = edit.to_canvas(p)
             dpg.draw_circle(tuple(c), 5, color=POINT_COLORS[i], thickness=2, parent="framing.overlay")
-            dpg.draw_text(tuple(c + (7, -7)), POINT_NAMES[i], color=POINT_COLORS[i], size=13,
+            dpg.draw_text(tuple(c + (6, -8)), POINT_LABELS[i], color=POINT_COLORS[i], size=14,
                           parent="framing.overlay")
         dpg.set_value("framing.mode", MODE_LABELS[edit.mode])
         x, y, side, angle = edit.crop_numbers()
@@ -231,7 +233,8 @@ class FramingPanel(Panel):
         if edit.problem:
             text, color = edit.problem, ERROR_COLOR
         else:
-            hint = HINTS[edit.mode].format(next=edit.next_point)
+            aligned = edit.mode == "eyes" and len(edit.points) == len(POINT_NAMES)
+            hint = HINTS["aligned" if aligned else edit.mode].format(next=edit.next_point)
             extra = self._extra_note
             text = f"{self.photo.path if self.photo else ''} ({w}x{h}): {hint}" + (f"\n{extra}" if extra else "")
             color = NOTE_COLOR if extra else DIM_COLOR

@@ -131,7 +131,7 @@ class FramingEdit:
             return False
         if len(self.points) == len(POINT_NAMES):
             self.points = []
-        self.points.append((float(p[0]), float(p[1])))
+        self.points.append((round(float(p[0]), 1), round(float(p[1]), 1)))
         self.problem = None
         if len(self.points) < len(POINT_NAMES):
             return False
@@ -140,7 +140,7 @@ class FramingEdit:
     def choose_eyes(self, points) -> bool:
         """Frame by FFHQ's recipe from (left eye, right eye, mouth) in photo pixels (clicked or detected)."""
         self.mode = "eyes"
-        self.points = [(float(x), float(y)) for x, y in points]
+        self.points = [(round(float(x), 1), round(float(y), 1)) for x, y in points]   # tenths: a click's precision
         try:
             square = ffhq_square(*self.points)
         except AlignmentError as e:
