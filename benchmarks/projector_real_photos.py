@@ -117,7 +117,7 @@ def run_face(G, target: torch.Tensor, args, tuned_path: Path) -> dict:
 def cmd_faces(args, results: dict, path: Path) -> None:
     G = load_generator(args.checkpoint, device="cpu").requires_grad_(False)
     faces = parse_seeds(args.faces)
-    pixels = held_out_faces(max(faces) + 1, G.img_resolution, args.workdir)
+    pixels = held_out_faces(max(args.count, max(faces) + 1), G.img_resolution, args.workdir)  # one set for all slices
     results.setdefault("config", dict(steps=args.steps, tune=args.tune, threads=torch.get_num_threads(),
                                       tuning=tuning_config(args).__dict__))
     for i in faces:
