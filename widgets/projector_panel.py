@@ -12,7 +12,6 @@ the w renders in the app exactly as the projector scored it.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -26,23 +25,21 @@ from explorer.app.tasks import Task
 from explorer.errors import ExplorerError
 
 from . import dialogs
-from .panel import Panel
+from .run_panel import BLANK, THUMB, RunPanel, speed, upload_thumb
 from .style import DIM_COLOR, ERROR_COLOR
 
 if TYPE_CHECKING:
     from .app import App
 
-THUMB = 128             # side of the target and projection textures, px
-PREVIEW_HZ = 10.0       # most texture and curve updates a second while projecting
 SPACES = {"W": "w", "W+": "w+"}
-BLANK = 0.15            # grey of an empty texture
 NOISE_TIP = ("Noise inputs stay the model's const noise (not optimised), so the saved w renders in the app\n"
              "exactly as the projector saw it. W: one w for every layer (edits and mixes best);\n"
              "W+: one w per layer (fits closer). The result is saved in the capture folder.")
 
 
-class ProjectorPanel(Panel):
+class ProjectorPanel(RunPanel):
     title = "Projector"
+    curve = "project"
 
     def __init__(self, app: "App"):
         super().__init__(app)
@@ -58,9 +55,6 @@ class ProjectorPanel(Panel):
         self._reads = 0                              # target reads asked for; only the newest is shown
         self._incoming: Optional[tuple[int, Optional[Photo], Optional[str]]] = None
         self._shown_read = 0
-        self._drawn = (None, -1)                     # (run, step count) on screen
-        self._last_draw = 0.0
-        self._finished: Optional[LiveProjection] = None
 
     @property
     def running(self) -> bool:
@@ -227,39 +221,24 @@ class ProjectorPanel(Panel):
                 else:
                     self.app.framing.show_photo(photo)     # its tick calls reframe() with the centre square
         live = self.live
-        if live is None or live is self._finished:
-            return
-        if live.target is not None and live.target is not self._target:
+        if live is not None and live is not self._finished and live.target is not None \
+                and live.target is not self._target:
             self._show_target(live.target)
-        now = time.perf_counter()
-        done = live.done.is_set()
-        if done or now - self._last_draw >= 1.0 / PREVIEW_HZ:
-            self._last_draw = now
-            self._draw_progress(live)
-        if done:
-            self._finish(live)
+        self.watch(live)
 
     # --- drawing ------------------------------------------------------------------------------------------
-    def _draw_progress(self, live: LiveProjection) -> None:
-        version, preview, losses = live.snapshot()
-        if self._drawn == (live, version):
-            return
-        self._drawn = (live, version)
+    def draw_step(self, live: LiveProjection, preview: Optional[np.ndarray], losses: list[float]) -> None:
         if preview is not None:
             self._show_preview(preview)
             self.preview_updates += 1
         if losses:
-            dpg.set_value("project.curve", [list(range(1, len(losses) + 1)), losses])
-            dpg.set_axis_limits("project.x", 0, live.num_steps)
-            dpg.set_axis_limits("project.y", 0, max(losses) * 1.05 + 1e-9)
-            rate = live.seconds_per_step()
-            speed = f", {rate:.2f} s/step" if rate is not None else ""
-            self._say(f"step {len(losses)}/{live.num_steps}: loss {losses[-1]:.4f}{speed}"
+            self.plot(losses, live.num_steps, 0, max(losses) * 1.05 + 1e-9)
+            rate = speed(live)
+            self._say(f"step {len(losses)}/{live.num_steps}: loss {losses[-1]:.4f}" + (f", {rate}" if rate else "")
                       + (f"\n{live.note}" if live.note else ""))
 
-    def _finish(self, live: LiveProjection) -> None:
+    def finish(self, live: LiveProjection) -> None:
         """The run ended: show its result (the saved w's own image), offer it, apply it to A if asked."""
-        self._finished = live
         r = live.result
         note = f"\n{live.note}" if live.note else ""
         if r is None:
@@ -272,9 +251,8 @@ class ProjectorPanel(Panel):
             self.result = r
             self._show_preview(r.image)
             how = f"cancelled at step {r.steps_done}/{r.num_steps}" if r.cancelled else f"done, {r.steps_done} steps"
-            rate = live.seconds_per_step()
-            speed = f" ({rate:.2f} s/step)" if rate is not None else ""
-            self._say(f"{how}{speed}: PSNR {r.psnr:.1f} dB (w_avg {r.start_psnr:.1f} dB)\nsaved {r.path}" + note)
+            rate = speed(live)
+            self._say(f"{how}{f' ({rate})' if rate else ''}: PSNR {r.psnr:.1f} dB (w_avg {r.start_psnr:.1f} dB)\nsaved {r.path}" + note)
             self.app.capture.last_saved = f"saved {r.path}"
             if dpg.get_value("project.auto"):
                 self.use_as("a")
@@ -300,13 +278,3 @@ class ProjectorPanel(Panel):
         dpg.set_value(tag, text)
         dpg.configure_item(tag, color=ERROR_COLOR if error else DIM_COLOR)
 
-
-def upload_thumb(pixels: Optional[np.ndarray], buf: np.ndarray) -> np.ndarray:
-    """Into a THUMB x THUMB texture's own buffer, in place (the texture reads it on the next draw); returns the
-    uint8 shown."""
-    if pixels is None:
-        buf.fill(BLANK)
-        return np.zeros((THUMB, THUMB, 3), np.uint8)
-    shown = fit_square(pixels, THUMB)
-    np.multiply(shown, np.float32(1 / 255), out=buf)
-    return shown

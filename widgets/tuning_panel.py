@@ -10,7 +10,6 @@ file is never written.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -23,8 +22,7 @@ from explorer.app.tuning import DEFAULT_TUNING_STEPS, LiveTuning, check_tunable,
 from explorer.errors import ExplorerError
 from explorer.project.tune import TuningConfig
 
-from .panel import Panel
-from .projector_panel import BLANK, PREVIEW_HZ, THUMB, upload_thumb
+from .run_panel import BLANK, THUMB, RunPanel, speed, upload_thumb
 from .style import DIM_COLOR, ERROR_COLOR
 
 if TYPE_CHECKING:
@@ -35,8 +33,9 @@ TIP = ("Pivotal tuning: the projector's w stays fixed and a copy of the generato
        "truncation and directions keep their meaning). The original file is never changed.")
 
 
-class TuningPanel(Panel):
+class TuningPanel(RunPanel):
     title = "Tune generator"
+    curve = "tune"
 
     def __init__(self, app: "App"):
         super().__init__(app)
@@ -46,9 +45,6 @@ class TuningPanel(Panel):
         self.original: Optional[str] = None          # the checkpoint it was tuned from (None: the bundled one)
         self.preview_pixels = np.zeros((THUMB, THUMB, 3), np.uint8)
         self._buf = np.full((THUMB, THUMB, 3), BLANK, np.float32)
-        self._drawn = (None, -1)
-        self._last_draw = 0.0
-        self._finished: Optional[LiveTuning] = None
 
     @property
     def running(self) -> bool:
@@ -134,38 +130,21 @@ class TuningPanel(Panel):
         self._buttons()
 
     def tick(self) -> None:
-        live = self.live
-        if live is None or live is self._finished:
+        if not self.watch(self.live):
             self._buttons()
-            return
-        now = time.perf_counter()
-        done = live.done.is_set()
-        if done or now - self._last_draw >= 1.0 / PREVIEW_HZ:
-            self._last_draw = now
-            self._draw_progress(live)
-        if done:
-            self._finish(live)
 
     # --- drawing ------------------------------------------------------------------------------------------
-    def _draw_progress(self, live: LiveTuning) -> None:
-        version, preview, psnrs = live.snapshot()
-        if self._drawn == (live, version):
-            return
-        self._drawn = (live, version)
+    def draw_step(self, live: LiveTuning, preview: Optional[np.ndarray], psnrs: list[float]) -> None:
         if preview is not None:
             self._show(preview)
         if psnrs:
-            dpg.set_value("tune.curve", [list(range(1, len(psnrs) + 1)), psnrs])
-            dpg.set_axis_limits("tune.x", 0, live.num_steps)
-            dpg.set_axis_limits("tune.y", min(psnrs) - 0.5, max(psnrs) + 0.5)
-            rate = live.seconds_per_step()
-            speed = f", {rate:.2f} s/step" if rate is not None else ""
+            self.plot(psnrs, live.num_steps, min(psnrs) - 0.5, max(psnrs) + 0.5)
+            rate = speed(live)
             self._say(f"step {len(psnrs)}/{live.num_steps}: PSNR {psnrs[-1]:.2f} dB to the photo, other images "
-                      f"moved {live.locality or 0:.5f}{speed}")
+                      f"moved {live.locality or 0:.5f}" + (f", {rate}" if rate else ""))
 
-    def _finish(self, live: LiveTuning) -> None:
+    def finish(self, live: LiveTuning) -> None:
         """The run ended: write-up, and the tuned generator becomes the session's model with the photo's w on A."""
-        self._finished = live
         r = live.result
         if r is None:
             self._say(f"tuning failed: {live.error}" if live.error else "tuning stopped", error=True)
