@@ -412,6 +412,48 @@ def test_tune_the_generator_to_the_photo_then_use_it_and_go_back_with_one_click(
     assert fresh.state.checkpoint == str(out) and fresh.info.tuned
 
 
+@needs_xdotool
+def test_a_photo_aligned_by_three_clicks_is_projected_tuned_and_its_card_says_how_it_was_framed(fresh, models,
+                                                                                               tilted_face):
+    """The whole path as a user takes it: choose, click eyes and mouth, project, tune, tuned model, back."""
+    import dearpygui.dearpygui as dpg
+    from explorer.app.projecting import fit_square
+    from explorer.project.tune import read_model_card
+
+    path, points = tilted_face
+    choose(fresh, path)
+    act(fresh, "framing.mode", "eyes + mouth")
+    for p in points:
+        click_at(fresh, *on_screen(fresh, p))
+    framing = fresh.framing.edit.framing
+    assert framing.eyes is not None
+    seen = fresh.projector.target_pixels.copy()
+
+    click("project.run")
+    fresh.wait_tasks(timeout=300)
+    fresh.run_frames(2)
+    projected = fresh.projector.result
+    assert projected.framing == framing.describe() and projected.framing.startswith("aligned on eyes")
+    np.testing.assert_array_equal(fit_square(projected.target, 128), seen)    # the aligned square was projected
+    left, right = centre_of(projected.target, RED), centre_of(projected.target, GREEN)
+    assert abs(left[1] - right[1]) < 1.0 and left[0] < right[0]
+
+    drive("tune.steps", 20)
+    fresh.run_frames(2)
+    click("tune.run")
+    fresh.wait_tasks(timeout=300)
+    fresh.run_frames(2)
+    r = fresh.tuning.live.result
+    assert r.steps_done == 20 and r.psnr_after > r.psnr_before
+    card = read_model_card(r.path)
+    assert card["photo"] == "tilted.png" and card["framing"] == framing.describe()
+    shown(fresh)
+    assert fresh.state.checkpoint == str(r.path) and "TUNED" in dpg.get_value("view.label")
+    click("tune.original")
+    shown(fresh)
+    assert fresh.state.checkpoint == models.g64 and "TUNED" not in dpg.get_value("view.label")
+
+
 def test_cancel_keeps_the_generator_tuned_so_far(fresh, photo, tmp_path, monkeypatch):
     import dearpygui.dearpygui as dpg
     from explorer.app.tuning import LiveTuning
