@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 
 from explorer.render.renderer import Renderer
 from explorer.render.state import RenderState, Source
-from tests.helpers.gui_display import click, drive, xdotool
+from tests.helpers.gui_display import click, drive, projector_app, xdotool
 
 pytestmark = pytest.mark.gui
 needs_xdotool = pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
@@ -67,16 +67,9 @@ def sha256(path) -> str:
 @pytest.fixture
 def fresh(app, models, tmp_path):
     """The 64 px test model, seeds 0 and 1; the projector on W+, pixel loss, 30 steps, no auto-apply."""
-    app.wait_tasks()
-    app.set_state(RenderState(checkpoint=models.g64, device="cpu", a=Source(seed=0), b=Source(seed=1)))
-    app.wait_for_render()
-    app.capture.set_folder(str(tmp_path / "captures"))
-    for tag, value in (("project.steps", 30), ("project.space", "W+"), ("project.loss", "pixel (L2)"),
-                       ("project.auto", False), ("tune.steps", 40)):
-        drive(tag, value)
-    app.clear_error()
-    app.run_frames(1)
-    return app
+    return projector_app(app, models.g64, str(tmp_path / "captures"), {
+        "project.steps": 30, "project.space": "W+", "project.loss": "pixel (L2)", "project.auto": False,
+        "tune.steps": 40})
 
 
 def act(app, tag: str, value) -> None:

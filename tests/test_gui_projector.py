@@ -22,7 +22,7 @@ from explorer.latents import load_ws
 from explorer.project.mobilenet import WEIGHTS_ENV
 from explorer.render.renderer import Renderer
 from explorer.render.state import RenderState, Source
-from tests.helpers.gui_display import click, drive
+from tests.helpers.gui_display import click, drive, projector_app
 
 pytestmark = pytest.mark.gui
 APP_IDLE_FPS = 20
@@ -32,16 +32,8 @@ APP_IDLE_FPS = 20
 @pytest.fixture
 def fresh(app, models, tmp_path):
     """Seeds 0 and 1 on the 64 px model; the panel on W, pixel + ssim loss, 40 steps, no auto-apply."""
-    app.wait_tasks()
-    app.set_state(RenderState(checkpoint=models.g64, device="cpu", a=Source(seed=0), b=Source(seed=1)))
-    app.wait_for_render()
-    app.capture.set_folder(str(tmp_path / "captures"))
-    for tag, value in (("project.steps", 40), ("project.space", "W"), ("project.loss", "pixel + ssim"),
-                       ("project.auto", False)):
-        drive(tag, value)
-    app.clear_error()
-    app.run_frames(1)
-    return app
+    return projector_app(app, models.g64, str(tmp_path / "captures"), {
+        "project.steps": 40, "project.space": "W", "project.loss": "pixel + ssim", "project.auto": False})
 
 
 @pytest.fixture

@@ -100,6 +100,22 @@ def frame(app: Any) -> np.ndarray:
     return app.current_image().astype(np.float32)
 
 
+def projector_app(app: Any, checkpoint: str, captures: str, controls: dict) -> Any:
+    """The app on `checkpoint` with seeds 0 (A) and 1 (B), captures in a fresh folder, the photo panels' controls
+    set as given (tag -> value), no error showing: where each projector test starts."""
+    from explorer.render.state import RenderState, Source
+
+    app.wait_tasks()
+    app.set_state(RenderState(checkpoint=checkpoint, device="cpu", a=Source(seed=0), b=Source(seed=1)))
+    app.wait_for_render()
+    app.capture.set_folder(captures)
+    for tag, value in controls.items():
+        drive(tag, value)
+    app.clear_error()
+    app.run_frames(1)
+    return app
+
+
 def app_or_rerun(make_app: Callable[[], T], request: Any, tmp_path_factory: Any) -> T:
     """make_app(), or, when another module's App already holds this process's one Dear PyGui context (a
     whole-suite run), run the requesting test module in a pytest process of its own, once: its tests then
