@@ -123,9 +123,11 @@ def test_design_reproduces_nvlabs_layers_and_filters(name):
 
 # --- config-R (and T) on random networks, against the re-statement ----------------------------------------
 
-@pytest.mark.parametrize("flavour,resolution,c_dim", [("R", 32, 0), ("R", 64, 3), ("T", 64, 0)])
-def test_random_network_matches_reference_restatement(tmp_path, flavour, resolution, c_dim):
-    G0 = random_stylegan3(flavour, resolution, c_dim)
+@pytest.mark.parametrize("flavour,resolution,c_dim,channel_max", [("R", 32, 0, 0), ("R", 64, 3, 0), ("T", 64, 0, 0),
+                                                                 ("T", 16, 0, 128)])
+def test_random_network_matches_reference_restatement(tmp_path, flavour, resolution, c_dim, channel_max):
+    """(T, 16 px, 128 channels: the early convs run as Winograd convolutions on the CPU.)"""
+    G0 = random_stylegan3(flavour, resolution, c_dim, channel_max=channel_max)
     path = tmp_path / "g.pkl"
     write_nvlabs_sg3_pickle(G0.state_dict(), sg3_config_layout(G0.cfg), path)
     G = load_generator(path)
@@ -169,3 +171,17 @@ def test_design_filters_match_scipy_formulas():
     assert r.shape == (12, 12) and r.sum().item() == pytest.approx(1, abs=1e-6)
     assert torch.linalg.matrix_rank(r.double(), atol=1e-6) > 1
     assert design_lowpass_filter(1, 2, 12, 32) is None
+
+
+def test_wide_convs_take_the_winograd_path(monkeypatch):
+    from explorer.nn import stylegan3
+
+    if not torch.backends.nnpack.is_available():
+        pytest.skip("this torch build has no NNPACK: every conv runs through oneDNN")
+    calls = []
+    real = torch._nnpack_spatial_convolution
+    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k))
+    G = random_stylegan3("T", 16, channel_max=128)
+    G(torch.randn(1, G.z_dim))
+    wide = [s for s in G.cfg.layers if s.in_channels * s.out_channels >= stylegan3.WINOGRAD_MIN_CHANNELS]
+    assert wide and len(calls) == len(wide)
