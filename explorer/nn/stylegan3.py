@@ -133,9 +133,16 @@ def conv2d(x: torch.Tensor, w: torch.Tensor, padding: int) -> torch.Tensor:
     o, i, kh, kw = w.shape
     if (x.device.type == "cpu" and x.dtype == torch.float32 and (kh, kw) == (3, 3) and o * i >= WINOGRAD_MIN_CHANNELS
             and torch.backends.nnpack.is_available()):
-        y = torch._nnpack_spatial_convolution(x.contiguous(), w, None, [padding, padding])
-        return y.contiguous(memory_format=torch.channels_last)
+        return torch._nnpack_spatial_convolution(_nchw(x), w, None, [padding, padding])  # NCHW out
     return F.conv2d(x.contiguous(memory_format=torch.channels_last), w, padding=padding)
+
+
+def _nchw(x: torch.Tensor) -> torch.Tensor:
+    """x in contiguous NCHW; from channels-last as a batched 2-D transpose (1.5x faster than a 4-D one)."""
+    if x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last):
+        return x.contiguous()
+    n, c, h, w = x.shape
+    return x.permute(0, 2, 3, 1).reshape(n, h * w, c).transpose(1, 2).contiguous().view(n, c, h, w)
 
 
 class SynthesisLayer(torch.nn.Module):
