@@ -73,6 +73,23 @@ def test_torgb_form_without_filters():
     assert torch.allclose(ours, theirs)
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gradients_match_the_reference_in_either_layout(layout):
+    """The projector differentiates through the op; an NCHW input (NNPACK's output) must not break that."""
+    torch.manual_seed(2)
+    fu = design_lowpass_filter(12, 3, 5, 32)
+    fd = design_lowpass_filter(12, 5, 4, 32, radial=True)
+    x0, b0 = torch.randn(2, 3, 14, 14) * 3, torch.randn(3)
+    grads = []
+    for op, layout_ in ((reference, torch.contiguous_format), (filtered_lrelu, layout)):
+        x, b = x0.clone().contiguous(memory_format=layout_).requires_grad_(), b0.clone().requires_grad_()
+        y = op(x, fu, fd, b, 2, 2, (9, 8, 9, 8), gain=math.sqrt(2), slope=0.2, clamp=2.0)
+        (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
+        grads.append((x.grad, b.grad))
+    (gx, gb), (ox, ob) = grads
+    assert gx.abs().max() > 0 and torch.allclose(ox, gx, atol=1e-5) and torch.allclose(ob, gb, atol=1e-4)
+
+
 @pytest.mark.parametrize("up,radial", [(2, False), (4, False), (2, True)])
 def test_peak_gain_bounds_every_upsampled_value_and_is_reached(up, radial):
     fu = design_lowpass_filter(6 * up, 3, 5, 16 * up)

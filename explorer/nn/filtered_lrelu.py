@@ -44,8 +44,11 @@ def filtered_lrelu(
     if x.device.type == "cpu" and not x.is_contiguous(memory_format=torch.channels_last):
         # Every pass below is a depthwise convolution, fastest channels-last on CPUs: change layout while
         # adding the bias (one pass over the input instead of two).
-        out = torch.empty(x.shape, dtype=x.dtype, memory_format=torch.channels_last)
-        x = torch.add(x, 0 if b is None else b.to(x.dtype).reshape(1, -1, 1, 1), out=out)
+        bias = 0 if b is None else b.to(x.dtype).reshape(1, -1, 1, 1)
+        if x.requires_grad and torch.is_grad_enabled():  # out= has no gradient (the projector needs one)
+            x = (x + bias).contiguous(memory_format=torch.channels_last)
+        else:
+            x = torch.add(x, bias, out=torch.empty(x.shape, dtype=x.dtype, memory_format=torch.channels_last))
     elif b is not None:
         b = b.to(x.dtype).reshape(1, -1, 1, 1)
         x = x.add_(b) if inplace else x + b

@@ -132,7 +132,7 @@ def conv2d(x: torch.Tensor, w: torch.Tensor, padding: int) -> torch.Tensor:
     float rounding (1e-4 of the output's scale)."""
     o, i, kh, kw = w.shape
     if (x.device.type == "cpu" and x.dtype == torch.float32 and (kh, kw) == (3, 3) and o * i >= WINOGRAD_MIN_CHANNELS
-            and torch.backends.nnpack.is_available()):
+            and torch.backends.nnpack.is_available()):  # is_available() also initialises NNPACK: keep it first
         return torch._nnpack_spatial_convolution(_nchw(x), w, None, [padding, padding])  # NCHW out
     return F.conv2d(x.contiguous(memory_format=torch.channels_last), w, padding=padding)
 
