@@ -150,6 +150,12 @@ class DirectionsPanel(Panel):
             self._thread.join(timeout)
         self.app.run_frames(1)
 
+    def close(self) -> None:
+        """Let a computation under way finish: a daemon thread cut off inside torch as the process exits aborts
+        it ("terminate called without an active exception"), e.g. when the window closes right after a load."""
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
     # --- panel --------------------------------------------------------------------------------------------
     def on_model(self, info: Optional[ModelInfo]) -> None:
         self.shown = None
