@@ -55,7 +55,7 @@ def test_app_opens_the_model_and_summarises_its_layers(fresh):
     fresh.run_frames(2)
     status = dpg.get_value("status.line")
     assert "render" in status and "ms" in status and "cpu" in status and "fps" in status
-    assert "from b4.conv1, layer 1/14" in status   # the first frame runs every layer
+    assert "from b4.conv1 (layer 1/14)" in status   # the first frame runs every layer
     assert fresh.ui_fps > 0
 
 
@@ -406,10 +406,11 @@ def test_ui_keeps_drawing_while_a_frame_renders(fresh, monkeypatch):
     frame(fresh)
 
 
-def test_screenshot_shows_the_window_with_the_frame_at_integer_zoom(fresh, tmp_path):
+def test_pixel_exact_shows_the_frame_at_integer_zoom(fresh, tmp_path):
     import dearpygui.dearpygui as dpg
 
     image = frame(fresh).astype(np.uint8)
+    drive("view.exact", True)
     shot = fresh.screenshot(tmp_path / "window.png")
     assert shot.shape == (800, 1280, 3) and (tmp_path / "window.png").exists()
     assert shot.std() > 20                                     # not blank
@@ -419,6 +420,47 @@ def test_screenshot_shows_the_window_with_the_frame_at_integer_zoom(fresh, tmp_p
     crop = shot[y:y + 64 * z, x:x + 64 * z].astype(int)
     expected = np.repeat(np.repeat(image, z, axis=0), z, axis=1).astype(int)
     assert np.abs(crop - expected).max() <= 2                  # crisp pixels, exactly the frame
+    fresh.view.set_pixel_exact(None)
+
+
+def test_a_small_model_fills_the_picture_area_smoothly_by_default(fresh):
+    import dearpygui.dearpygui as dpg
+
+    image = frame(fresh).astype(np.uint8)
+    shot = fresh.screenshot()
+    assert not dpg.get_value("view.exact") and not fresh.view.exact   # 64 px in ~800 px: smooth
+    (aw, ah), (x, y, w, h) = dpg.get_item_rect_size("view.area"), fresh.view.shown
+    assert w == h and min(aw, ah) - 16 <= w <= min(aw, ah)     # fills the area's short side, square kept
+    assert fresh.view.texture_size == (64, 64)                  # the GPU scales the frame itself
+    x, y = dpg.get_item_rect_min("view.image")
+    crop = shot[y:y + h, x:x + w].astype(float)
+    smooth = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR)).astype(float)
+    blocky = np.asarray(Image.fromarray(image).resize((w, h), Image.NEAREST)).astype(float)
+    assert np.abs(crop - smooth).mean() < 0.5 * np.abs(crop - blocky).mean()   # bilinear, not blocks
+    assert np.abs(crop - smooth).mean() < 3
+
+
+def test_the_picture_follows_the_window_size_and_keeps_its_aspect(fresh):
+    import dearpygui.dearpygui as dpg
+    from widgets.layout import column_width
+
+    frame(fresh)
+    try:
+        for width, height in ((1000, 640), (1280, 720), (1500, 950)):
+            dpg.set_viewport_width(width)
+            dpg.set_viewport_height(height)
+            fresh.run_frames(4)
+            (aw, ah), (x, y, w, h) = dpg.get_item_rect_size("view.area"), fresh.view.shown
+            assert w == h and min(aw, ah) - 16 <= w <= min(aw, ah), (width, height, aw, ah, w)
+            ix, iy = dpg.get_item_rect_min("view.image")
+            assert ix + w <= width and iy + h <= height                        # the whole picture is on screen
+            sx, sy = dpg.get_item_rect_min("status.line")
+            assert sy + dpg.get_item_rect_size("status.line")[1] <= height     # the status line stays on screen
+            assert dpg.get_item_width("controls") == column_width(width) < width - w
+    finally:
+        dpg.set_viewport_width(1280)
+        dpg.set_viewport_height(800)
+        fresh.run_frames(4)
 
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
@@ -458,6 +500,68 @@ def test_keyboard_arrows_space_and_ctrl_s_with_real_key_events(fresh, tmp_path):
     fresh.run_frames(6)
     fresh.wait_tasks()
     assert len(list(tmp_path.glob("*.png"))) == 1
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_at_1280x720_each_group_is_one_real_click_away_and_every_panel_reachable(fresh):
+    import dearpygui.dearpygui as dpg
+    from widgets.layout import GROUPS, PANELS
+
+    dpg.set_viewport_height(720)
+    try:
+        fresh.run_frames(4)
+        for header in ("header.LatentsPanel", "header.TruncationPanel", "header.MixingPanel"):
+            assert dpg.get_value(header)                            # what a user works with most starts open
+        for group in GROUPS:
+            (x, y), (w, h) = dpg.get_item_rect_min(f"group.{group}"), dpg.get_item_rect_size(f"group.{group}")
+            xdotool("mousemove", str(x + w // 2), str(y + h // 2))
+            fresh.run_frames(2)
+            xdotool("mousemove_relative", "--", "1", "0")
+            fresh.run_frames(2)
+            xdotool("click", "1")
+            fresh.run_frames(4)
+            assert fresh.layout.group == group
+            for slot in PANELS:
+                panel = getattr(fresh, slot.name)
+                assert dpg.is_item_shown(f"controls.{slot.group}") == (slot.group == group)
+                if slot.group == group and slot is next(s for s in PANELS if s.group == group):
+                    assert dpg.is_item_visible(panel.header)         # the group's first panel, at the top
+        for slot in PANELS:                                          # every panel, however far down its column
+            panel = getattr(fresh, slot.name)
+            fresh.reveal(panel)
+            fresh.run_frames(4)
+            y = dpg.get_item_rect_min(panel.header)[1]
+            assert dpg.is_item_visible(panel.header) and 0 < y < 720 - 20, slot.name
+            assert dpg.get_value(panel.header)                       # open
+    finally:
+        fresh.layout.select("Explore")
+        dpg.set_viewport_height(800)
+        fresh.run_frames(4)
+
+
+def test_the_status_is_one_line_and_the_full_error_is_a_click_away(fresh):
+    import dearpygui.dearpygui as dpg
+
+    fresh.run_frames(2)
+    line_h = dpg.get_item_rect_size("status.line")[1]
+    assert not dpg.is_item_shown("status.error_button")
+    long = "weights.pkl: " + "the file ends before the tensor it declares; " * 8 + "END"
+    fresh.show_error("first.pkl: not a checkpoint")
+    fresh.show_error(long)
+    fresh.run_frames(3)
+    assert dpg.is_item_shown("status.error_button")
+    label = dpg.get_item_label("status.error_button")
+    assert label.startswith("error: weights.pkl") and "END" not in label       # cut to the room left...
+    assert dpg.get_item_rect_size("status")[1] <= line_h + 8                   # ...on one line
+    assert not dpg.is_item_shown("status.details")
+    click("status.error_button")
+    fresh.run_frames(2)
+    assert dpg.is_item_shown("status.details") and dpg.get_value("status.error") == long   # in full
+    assert "first.pkl: not a checkpoint" in dpg.get_value("status.earlier")    # and the one before it
+    click("status.clear")
+    fresh.run_frames(2)
+    assert fresh.last_error is None and not dpg.is_item_shown("status.error_button")
+    assert not dpg.is_item_shown("status.details")
 
 
 def test_a_second_app_in_the_same_process_is_refused(app):

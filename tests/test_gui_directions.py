@@ -208,15 +208,14 @@ def test_layer_viewer_texture_is_on_screen(fresh):
 
     drive("layers.layer", "b4.conv1  (4 px, 64 ch)")
     frame(fresh)
-    dpg.set_y_scroll("controls", dpg.get_y_scroll_max("controls"))
-    fresh.run_frames(3)
+    fresh.reveal(fresh.layer_viewer, "layers.image")            # Inspect > Layer viewer
+    fresh.run_frames(4)
     shot = fresh.screenshot()
     x, y = dpg.get_item_rect_min("layers.image")
     assert 0 <= y and y + 256 <= shot.shape[0], "viewer must be scrolled into view"
     crop = shot[y:y + 256, x:x + 256].astype(int)
     expected = fresh.layer_viewer.pixels.astype(int)
     assert np.abs(crop - expected[:, :, None]).max() <= 2         # 4x4 activations as crisp 64 px squares
-    dpg.set_y_scroll("controls", 0)
 
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
@@ -224,11 +223,8 @@ def test_dragging_a_direction_slider_with_the_mouse(fresh):
     import dearpygui.dearpygui as dpg
 
     base = frame(fresh)
-    dpg.set_y_scroll("controls", 0)
-    fresh.run_frames(2)
-    top = dpg.get_item_rect_min("dirs.d0")[1]
-    dpg.set_y_scroll("controls", max(top - 200, 0))             # bring the slider into view
-    fresh.run_frames(3)
+    fresh.reveal(fresh.directions, "dirs.d0")                   # Explore > Directions, scrolled to the slider
+    fresh.run_frames(4)
     (x, y), (_, h) = dpg.get_item_rect_min("dirs.d0"), dpg.get_item_rect_size("dirs.d0")
     w = dpg.get_item_width("dirs.d0")                           # the slider's frame (the label is beside it)
     assert 0 < y < 800 - h, "slider must be on screen"
@@ -237,4 +233,3 @@ def test_dragging_a_direction_slider_with_the_mouse(fresh):
     (edit,) = fresh.state.edits
     assert edit.directions == "sefa" and edit.index == 0 and edit.layers == "all" and 1.5 < edit.alpha < 4.5
     assert diff(frame(fresh), base) > 2
-    dpg.set_y_scroll("controls", 0)

@@ -117,6 +117,9 @@ def test_choosing_a_photo_shows_the_centre_square_the_projector_will_see(fresh, 
     from explorer.app.projecting import fit_square
     from widgets.projector_panel import THUMB
 
+    if fresh.projector.live is None and not fresh.projector.target_pixels.any():   # (the module's first test)
+        assert not dpg.is_item_shown("project.images")    # no empty target / projection squares
+        assert not dpg.is_item_shown("project.plot")      # and no empty loss plot
     wide = np.zeros((40, 90, 3), np.uint8)
     wide[:, :25] = (255, 0, 0)                     # cropped away: only the centre 40x40 is kept
     wide[:, 25:65] = np.linspace(0, 255, 40, dtype=np.uint8)[:, None, None]
@@ -129,6 +132,7 @@ def test_choosing_a_photo_shows_the_centre_square_the_projector_will_see(fresh, 
     np.testing.assert_array_equal(seen, fit_square(load_square(path, 64), THUMB))
     assert seen[:, :, 0].max() == seen[:, :, 2].max()                  # no red: the sides were cropped
     assert "centre square at 64x64" in dpg.get_value("project.target_note")
+    assert dpg.is_item_shown("project.images")
 
 
 @pytest.mark.parametrize("content, reason", [(b"\xff\xd8\xff\xe0 not the rest of a jpeg", "corrupt"),
@@ -182,6 +186,7 @@ def test_projection_shows_live_preview_and_loss_curve_and_use_as_a_draws_the_pho
         early = fresh.projector.preview_pixels.copy()
         np.testing.assert_array_equal(early, fit_square(holds.previews[10], 128))   # the step's own image
         assert len(curve()) == 10 and dpg.get_value("project.note").startswith("step 10/80: loss ")
+        assert dpg.is_item_shown("project.images") and dpg.is_item_shown("project.plot")
         holds.release[10].set()
 
         wait_for(fresh, holds.reached[40].is_set)

@@ -1,5 +1,7 @@
 """The explorer window: owns the RenderState, the render worker, the panels and the per-frame loop.
 
+Which panel sits where (the control column's groups) is widgets/layout.py's; the picture is ImageView's.
+
     widget callback -> app.update_state(...) -> worker.submit(state)        (returns at once; latest wins)
     every UI frame:  run queued callbacks, shortcut keys -> animate -> take a finished frame -> image view
                      -> panels show the state (sync) -> every panel's tick -> draw -> sleep to the frame-rate cap
@@ -40,30 +42,14 @@ from explorer.render.state import RenderState, Source
 from explorer.render.worker import RenderResult, RenderWorker
 
 from . import keyboard, style
-from .blend_panel import BlendPanel
-from .bookmarks_panel import BookmarksPanel
-from .camera_panel import CameraPanel
-from .capture_panel import CapturePanel
-from .directions_panel import DirectionsPanel
-from .framing_panel import FramingPanel
 from .image_view import ImageView
-from .latents_panel import LatentsPanel
-from .layer_viewer_panel import LayerViewerPanel
-from .live_panel import LivePanel
-from .mixing_panel import MixingPanel
-from .model_panel import ModelPanel
-from .noise_panel import NoisePanel
-from .projector_panel import ProjectorPanel
-from .record_panel import RecordPanel
+from .layout import Layout
 from .status_panel import StatusPanel
-from .truncation_panel import TruncationPanel
-from .tuning_panel import TuningPanel
 
-CONTROLS_W = 470          # width of the control column, px
-STATUS_H = 76             # height of the status bar under the image, px
 IDLE_FPS = 20.0           # frame-rate cap while nobody touches the window: the CPU goes to the renderer
 INPUT_HOLD = 1.0          # seconds of the full frame rate after the last mouse or key input
 ANIM_SPEED = 0.25         # animation: t per second (A -> B in 4 s, then back)
+ERRORS_KEPT = 20          # errors the status line's details window lists
 
 MOUSE_BUTTONS = (dpg.mvMouseButton_Left, dpg.mvMouseButton_Right, dpg.mvMouseButton_Middle)
 _context_made = False     # Dear PyGui crashes when a process creates a second context
@@ -89,7 +75,7 @@ class App:
         fps_limit: float = 60.0,              # UI frame-rate cap while the user interacts (0 = none).
         idle_fps: float = IDLE_FPS,           # Cap when there is no input (drawing costs CPU time too).
         recent_file: Optional[str] = None,    # Where the recent-checkpoints list lives (default: XDG config).
-        capture_dir: str = "captures",        # Where Save image / Save w write.
+        capture_dir: str = "captures",        # Where Save image / Save w write (the capture panel's folder).
         title: str = "StyleGAN explorer",
     ):
         global _context_made
@@ -104,6 +90,7 @@ class App:
         self.last_frame: Optional[RenderResult] = None   # the frame on screen
         self.last_result: Optional[RenderResult] = None  # the newest result, frame or error
         self.last_error: Optional[str] = None
+        self.errors: collections.deque[tuple[str, str]] = collections.deque(maxlen=ERRORS_KEPT)  # (time, message)
         self.model_error: Optional[str] = None
         self.animating = False
         self.ui_fps = 0.0
@@ -111,6 +98,7 @@ class App:
         self.recent = RecentList(recent_file)
         self.fps_limit = fps_limit
         self.idle_fps = idle_fps
+        self.capture_dir = capture_dir
 
         self._lock = threading.Lock()
         self._incoming: Optional[tuple[RenderResult, Optional[ModelInfo]]] = None
@@ -142,47 +130,34 @@ class App:
         self._remote_request = 0                                  # its request id (its result wakes the loop)
         self.live.shared.listeners.append(self._on_remote)
         _context_made = True
-        self._build(title, width, height, capture_dir)
+        self._build(title, width, height)
         self._submit()
 
     # --- building -------------------------------------------------------------------------------------
-    def _build(self, title: str, width: int, height: int, capture_dir: str) -> None:
+    def _build(self, title: str, width: int, height: int) -> None:
         dpg.create_context()
         dpg.configure_app(manual_callback_management=True)
         dpg.add_texture_registry(tag="textures")     # panels add their textures here
         self.view = ImageView(self)
         self.status = StatusPanel(self)
-        self.directions = DirectionsPanel(self)
-        self.layer_viewer = LayerViewerPanel(self)
-        self.capture = CapturePanel(self, capture_dir)
-        self.record = RecordPanel(self)
-        self.projector = ProjectorPanel(self)
-        self.framing = FramingPanel(self)
-        self.tuning = TuningPanel(self)
-        self.live_panel = LivePanel(self)
-        self.bookmarks = BookmarksPanel(self)
-        self.blend = BlendPanel(self)
-        self.panels = [ModelPanel(self), LatentsPanel(self), MixingPanel(self), NoisePanel(self),
-                       TruncationPanel(self), CameraPanel(self), self.directions, self.capture, self.record,
-                       self.projector, self.framing, self.tuning, self.layer_viewer, self.bookmarks,
-                       self.live_panel, self.blend]
+        self.layout = Layout(self)
+        self.panels = self.layout.make_panels()      # widgets/layout.py: which panel sits where
         with dpg.window(tag="main"):
             with dpg.group(horizontal=True):
-                with dpg.child_window(tag="controls", width=CONTROLS_W, height=-1):
-                    for panel in self.panels:
-                        panel.build_section()
+                self.layout.build(width)
                 with dpg.group():
-                    with dpg.child_window(tag="view.area", width=-1, height=-STATUS_H - 8, border=False,
-                                          no_scrollbar=True):
-                        self.view.build()
-                    with dpg.child_window(tag="status", width=-1, height=-1):
-                        self.status.build()
-        for panel in self.panels:
+                    self.view.build()
+                    self.status.build()
+        for panel in (self.view, self.status, *self.panels):
             panel.build_dialogs()
         dpg.create_viewport(title=title, width=width, height=height, x_pos=0, y_pos=0)
         dpg.setup_dearpygui()
         dpg.show_viewport()
         dpg.set_primary_window("main", True)
+
+    def reveal(self, panel: Any, item: Optional[str] = None) -> None:
+        """Bring `panel` into view: its group's tab, its header open, `item` (or the header) scrolled to."""
+        self.layout.reveal(panel, item)
 
     def register_text_input(self, tag: str) -> None:
         """Keyboard shortcuts pause while this item has the keyboard."""
@@ -249,6 +224,8 @@ class App:
     def show_error(self, error: "str | BaseException") -> None:
         """Show an error in the status bar: for an exception, the one line the CLI prints for it."""
         self.last_error = one_line(error) if isinstance(error, BaseException) else single_line(error)
+        if not self.errors or self.errors[-1][1] != self.last_error:
+            self.errors.append((time.strftime("%H:%M:%S"), self.last_error))
         self._dirty = True
 
     def clear_error(self) -> None:
@@ -402,6 +379,7 @@ class App:
             self._dirty = False
             for panel in self.panels:
                 panel.sync(self._state)
+        self.layout.tick()
         for panel in (self.status, self.view, *self.panels):
             panel.tick()
         dpg.render_dearpygui_frame()

@@ -26,9 +26,9 @@ from .style import DIM_COLOR
 class CapturePanel(Panel):
     title = "Capture"
 
-    def __init__(self, app, folder: "str | Path" = "captures"):
+    def __init__(self, app):
         super().__init__(app)
-        self.folder = Path(folder)                  # where saves without a path go (and the other panels' files)
+        self.folder = Path(app.capture_dir)         # where saves without a path go (and the other panels' files)
         self.last_saved: Optional[str] = None       # one line about the newest file written (any thread)
         self._shown: Optional[str] = None
         self._reserved: set[Path] = set()           # names handed out whose files may still be being written

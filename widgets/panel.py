@@ -27,9 +27,14 @@ class Panel:
         """Create the items inside the current Dear PyGui container."""
         raise NotImplementedError
 
-    def build_section(self) -> None:
+    @property
+    def header(self) -> str:
+        """Tag of the collapsing header the panel sits under in the control column."""
+        return f"header.{type(self).__name__}"
+
+    def build_section(self, open: bool = True) -> None:
         """The panel in the control column: its items under a collapsing header with its title."""
-        with dpg.collapsing_header(label=self.title, default_open=True, tag=f"header.{type(self).__name__}"):
+        with dpg.collapsing_header(label=self.title, default_open=open, tag=self.header):
             self.build()
 
     def build_dialogs(self) -> None:

@@ -1,9 +1,9 @@
 """Projector panel: find the w of a photo while watching it happen, then use it as source A or B.
 
 Choosing a photo (path box or file dialog) shows it whole in the Photo framing panel (crop, rotate, or align on
-the eyes and mouth) and here as the projector will see it: the framed square at the model's resolution.
-Project runs the projector (engine.project_photo) as a background task, under the status
-bar's progress bar and Cancel, with a generator of its own, so the frame being dragged stays live; the
+the eyes and mouth) and here as the projector will see it: the framed square at the model's resolution (the
+target and projection squares appear only then, the loss curve once a run starts). Project runs the projector
+(engine.project_photo) as a background task, under the status bar's progress bar and Cancel, with a generator of its own, so the frame being dragged stays live; the
 projection's current image and its loss curve update about ten times a second. The run's result (finished,
 or cancelled: the best step so far) is saved as projected_w-<photo>-NNNN.npz in the capture folder, and
 "Use as A" / "Use as B" load it like any w file ("use as A when done" does it at once): mix B's coarse or
@@ -71,7 +71,7 @@ class ProjectorPanel(RunPanel):
                                callback=lambda s, a: self.choose(a))
             self.app.register_text_input("project.path")
             dpg.add_button(tag="project.browse", label="...", callback=lambda: dialogs.show("project.dialog"))
-        with dpg.group(horizontal=True):
+        with dpg.group(horizontal=True, tag="project.images", show=False):   # shown once there is a photo
             with dpg.group():
                 dpg.add_text("target", color=DIM_COLOR)
                 dpg.add_image(self._target_tex, tag="project.target", width=THUMB, height=THUMB)
@@ -95,7 +95,7 @@ class ProjectorPanel(RunPanel):
             dpg.add_button(tag="project.use_b", label="Use as B", enabled=False, callback=lambda: self.use_as("b"))
             dpg.add_checkbox(tag="project.auto", label="A when done", default_value=True)
         with dpg.plot(tag="project.plot", height=130, width=-1, no_menus=True, no_box_select=True,
-                      no_mouse_pos=True, no_title=True):
+                      no_mouse_pos=True, no_title=True, show=False):     # shown once a run starts
             dpg.add_plot_axis(dpg.mvXAxis, tag="project.x", label="step")
             with dpg.plot_axis(dpg.mvYAxis, tag="project.y", label="loss"):
                 dpg.add_line_series([], [], tag="project.curve")
@@ -167,6 +167,8 @@ class ProjectorPanel(RunPanel):
         live = LiveProjection(photo, max(int(dpg.get_value("project.steps")), 1), out, framing)
         self.live, self.result, self.preview_updates = live, None, 0
         self._show_preview(None)
+        dpg.show_item("project.images")
+        dpg.show_item("project.plot")
         dpg.set_value("project.curve", [[], []])
         self._say(f"reading {Path(photo).name} and the model...")
         self.job = self.app.run_task(f"projecting {Path(photo).name}",
@@ -269,6 +271,7 @@ class ProjectorPanel(RunPanel):
     def _show_target(self, pixels: Optional[np.ndarray]) -> None:
         self._target = pixels
         self.target_pixels = upload_thumb(pixels, self._target_buf)
+        dpg.configure_item("project.images", show=pixels is not None or self.live is not None)
 
     def _show_preview(self, pixels: Optional[np.ndarray]) -> None:
         self.preview_pixels = upload_thumb(pixels, self._preview_buf)

@@ -1,4 +1,4 @@
-"""Colours the panels share: one per level (coarse / middle / fine) and one for errors."""
+"""Colours and themes the panels share: one per level (coarse / middle / fine), errors, notes."""
 from __future__ import annotations
 
 import dearpygui.dearpygui as dpg
@@ -29,6 +29,30 @@ def level_theme(level: str) -> int:
                 dpg.add_theme_color(dpg.mvThemeCol_Text, (min(r + 60, 255), min(g + 60, 255), min(b + 60, 255)))
         _themes[level] = theme
     return _themes[level]
+
+
+def error_button_theme() -> int:
+    """A button that reads as error text: red letters, no frame until hovered (made once per context)."""
+    if "error_button" not in _themes:
+        with dpg.theme() as theme:
+            with dpg.theme_component(dpg.mvButton):
+                dpg.add_theme_color(dpg.mvThemeCol_Text, ERROR_COLOR)
+                dpg.add_theme_color(dpg.mvThemeCol_Button, (0, 0, 0, 0))
+                dpg.add_theme_color(dpg.mvThemeCol_ButtonHovered, (90, 40, 40))
+                dpg.add_theme_style(dpg.mvStyleVar_FramePadding, 4, 2)
+        _themes["error_button"] = theme
+    return _themes["error_button"]
+
+
+def selected_tab_theme() -> int:
+    """The control column's tab button of the group on show: the accent colour of a selected tab."""
+    if "selected_tab" not in _themes:
+        with dpg.theme() as theme:
+            with dpg.theme_component(dpg.mvButton):
+                dpg.add_theme_color(dpg.mvThemeCol_Button, (41, 74, 122))
+                dpg.add_theme_color(dpg.mvThemeCol_ButtonHovered, (51, 94, 152))
+        _themes["selected_tab"] = theme
+    return _themes["selected_tab"]
 
 
 def forget_themes() -> None:
