@@ -140,9 +140,10 @@ class Layout:
 
     def _scroll_into_view(self, column: str, item: str, left: int) -> None:
         """Scroll `column` so that `item` sits near its top, once the item has been laid out (its position
-        within the column's content is known a frame after its header opened)."""
-        y = dpg.get_item_pos(item)[1]
+        within the column's content is known a frame after its header opened). The position comes from the
+        screen rectangles: get_item_pos is (0, 0) for some items (a drawlist)."""
         scroll, height = dpg.get_y_scroll(column), dpg.get_item_rect_size(column)[1]
+        y = dpg.get_item_rect_min(item)[1] - dpg.get_item_rect_min(column)[1] + scroll
         item_h = dpg.get_item_rect_size(item)[1]
         if dpg.is_item_visible(item) and item_h > 0 and scroll <= y and y + item_h <= scroll + height:
             self._reveal = None
