@@ -28,6 +28,7 @@ from .noise_panel import NoisePanel
 from .panel import Panel
 from .projector_panel import ProjectorPanel
 from .record_panel import RecordPanel
+from .seeds_panel import SeedsPanel
 from .style import selected_tab_theme
 from .truncation_panel import TruncationPanel
 from .tuning_panel import TuningPanel
@@ -35,7 +36,7 @@ from .tuning_panel import TuningPanel
 if TYPE_CHECKING:
     from .app import App
 
-GROUPS = ("Explore", "Make", "Inspect")    # tabs, left to right; the first is the one shown at start
+GROUPS = ("Explore", "Seeds", "Make", "Inspect")    # tabs, left to right; the first is the one shown at start
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,8 +54,9 @@ PANELS = (
     Slot("Explore", CameraPanel, "camera"),
     Slot("Explore", DirectionsPanel, "directions", open=False),
     Slot("Explore", NoisePanel, "noise", open=False),
-    Slot("Explore", BookmarksPanel, "bookmarks", open=False),
     Slot("Explore", BlendPanel, "blend", open=False),
+    Slot("Seeds", SeedsPanel, "seeds"),
+    Slot("Seeds", BookmarksPanel, "bookmarks"),
     Slot("Make", CapturePanel, "capture"),
     Slot("Make", RecordPanel, "record"),
     Slot("Make", ProjectorPanel, "projector"),

@@ -8,6 +8,7 @@ LEVEL_COLORS = {
     "middle": (106, 190, 110),   # green: features, hair style
     "fine": (230, 150, 60),      # orange: colour scheme, micro structure
 }
+SOURCE_COLORS = {"A": (70, 130, 210), "B": (220, 140, 50)}   # the seed browser's frames around A's and B's seeds
 ERROR_COLOR = (240, 90, 90)
 NOTE_COLOR = (240, 200, 80)
 DIM_COLOR = (150, 150, 150)
@@ -53,6 +54,18 @@ def selected_tab_theme() -> int:
                 dpg.add_theme_color(dpg.mvThemeCol_ButtonHovered, (51, 94, 152))
         _themes["selected_tab"] = theme
     return _themes["selected_tab"]
+
+
+def source_theme(which: str) -> int:
+    """A thumbnail framed in source `which`'s colour ('A' or 'B'; made once per context)."""
+    key = f"source.{which}"
+    if key not in _themes:
+        with dpg.theme() as theme:
+            with dpg.theme_component(dpg.mvImageButton):
+                for part in (dpg.mvThemeCol_Button, dpg.mvThemeCol_ButtonHovered, dpg.mvThemeCol_ButtonActive):
+                    dpg.add_theme_color(part, SOURCE_COLORS[which])
+        _themes[key] = theme
+    return _themes[key]
 
 
 def forget_themes() -> None:

@@ -10,6 +10,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..images import to_uint8
 from ..nn.family import FamilyGenerator, LowPrecision
@@ -54,10 +55,11 @@ def default_batch_size(G: FamilyGenerator) -> int:
 
 @torch.no_grad()
 def render_frames(G: FamilyGenerator, ws: torch.Tensor, settings: Optional[FrameSettings] = None,
-                  batch_size: Optional[int] = None, uint8: bool = True) -> Iterator[np.ndarray]:
+                  batch_size: Optional[int] = None, uint8: bool = True, size: Optional[int] = None) -> Iterator[np.ndarray]:
     """Yield frames batch by batch: uint8 [B, H, W, 3], or with uint8=False the raw float [B, C, H, W].
 
     Noise tensors and transforms with one row per frame (N rows) are sliced per batch; single ones are shared.
+    `size` shrinks each frame to size x size px (area average) before it leaves the device (thumbnails).
     """
     settings = settings or FrameSettings()
     batch_size = batch_size or default_batch_size(G)
@@ -73,4 +75,6 @@ def render_frames(G: FamilyGenerator, ws: torch.Tensor, settings: Optional[Frame
         img = G.synthesis(ws[i:j].to(G.device), noise_mode=settings.noise_mode, noise=noise,
                           noise_scales=settings.noise_scales, transform=transform,
                           low_precision=settings.low_precision, channels_last=settings.channels_last)
+        if size is not None and size < img.shape[-1]:   # clipped to what uint8 keeps first: the frame, averaged
+            img = F.interpolate(img.float().clamp(-128 / 127.5, 127 / 127.5), size=(size, size), mode="area")
         yield to_uint8(img).cpu().numpy() if uint8 else img.float().cpu().numpy()

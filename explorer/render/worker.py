@@ -3,6 +3,10 @@
 submit() never blocks: it replaces any request not yet started (the latest state wins, stale ones are
 dropped). Each result carries the state it was rendered from, the time it took and any error; a failing
 render reports its error and the worker keeps serving.
+
+Between frames the worker runs one background job (submit_idle: the seed browser's thumbnails). The job asks
+`frame_waiting()` between its steps and raises Preempted when a frame is waiting: the frame renders first, and
+the job runs again after it, until it returns. So a frame never waits longer than one step of the job.
 """
 from __future__ import annotations
 
@@ -17,6 +21,13 @@ import numpy as np
 from ..errors import ExplorerError, one_line
 from .renderer import Renderer, RenderStats
 from .state import RenderState
+
+
+IdleJob = Callable[[Callable[[], bool]], None]     # job(frame_waiting)
+
+
+class Preempted(Exception):
+    """Raised by an idle job that stopped because a frame is waiting; it runs again once the frame is done."""
 
 
 @dataclasses.dataclass
@@ -35,6 +46,7 @@ class RenderWorker:
         self.on_result = on_result
         self._cond = threading.Condition()
         self._pending: Optional[tuple[int, RenderState]] = None
+        self._idle_job: Optional[IdleJob] = None
         self._latest: Optional[RenderResult] = None
         self._next_id = 0
         self._busy = False
@@ -52,6 +64,17 @@ class RenderWorker:
             self._pending = (self._next_id, state)
             self._cond.notify()
             return self._next_id
+
+    def submit_idle(self, job: Optional[IdleJob]) -> None:
+        """Run `job(frame_waiting)` on the worker thread whenever no frame is pending; it replaces a job not yet
+        finished (None: drop it). Never blocks."""
+        with self._cond:
+            self._idle_job = job
+            self._cond.notify()
+
+    def _frame_waiting(self) -> bool:
+        with self._cond:
+            return self._pending is not None or self._stop
 
     def latest(self) -> Optional[RenderResult]:
         """The newest finished result (None before the first)."""
@@ -89,13 +112,18 @@ class RenderWorker:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while self._pending is None and not self._stop:
+                while self._pending is None and self._idle_job is None and not self._stop:
                     self._cond.wait()
                 if self._stop:
                     return
-                request_id, state = self._pending
-                self._pending = None
-                self._busy = True
+                job = self._idle_job if self._pending is None else None
+                if job is None:
+                    request_id, state = self._pending
+                    self._pending = None
+                    self._busy = True
+            if job is not None:
+                self._run_idle(job)
+                continue
             t0 = time.perf_counter()
             try:
                 image = self.renderer.render(state)
@@ -115,3 +143,14 @@ class RenderWorker:
                     self.on_result(result)
                 except Exception:
                     traceback.print_exc()
+
+    def _run_idle(self, job: IdleJob) -> None:
+        try:
+            job(self._frame_waiting)
+        except Preempted:
+            return                    # kept: it runs again after the frame
+        except Exception:             # the job reports its own errors; this is a bug in it
+            traceback.print_exc()
+        with self._cond:
+            if self._idle_job is job:
+                self._idle_job = None
