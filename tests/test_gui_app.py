@@ -582,3 +582,71 @@ def test_keyboard_shortcuts_pause_while_typing_in_a_text_box(fresh):
     finally:
         del fresh.typing
     assert keyboard.handle_key(fresh, dpg.mvKey_Right, ctrl=False) and fresh.state.a.seed == 2
+
+
+def _texts(item: str) -> list[str]:
+    """Every text inside `item` (a window, a table), depth first."""
+    import dearpygui.dearpygui as dpg
+
+    out = [dpg.get_value(item)] if dpg.get_item_type(item).endswith("mvText") else []
+    for slot in dpg.get_item_children(item).values():
+        for child in slot:
+            out += _texts(child)
+    return out
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_f1_and_the_question_mark_open_the_help_with_every_shortcut_and_control(fresh):
+    import dearpygui.dearpygui as dpg
+    from widgets.help import TIPS
+    from widgets.keyboard import SHORTCUTS
+
+    xdotool("mousemove", "900", "400")                        # over the picture: no text box has the keyboard
+    fresh.run_frames(2)
+    assert not dpg.is_item_shown("help.window")
+    xdotool("key", "F1")
+    fresh.run_frames(4)
+    assert dpg.is_item_shown("help.window")
+    fresh.run_frames(2)
+    assert dpg.is_item_visible("help.keys")
+    keys = _texts("help.keys")
+    assert all(s.label in keys and s.does in keys for s in SHORTCUTS)
+    controls = _texts("help.window")
+    assert all(text in controls for tips in TIPS.values() for text in tips.values())
+    assert "pixel exact" in controls and "psi" in controls        # each control named by its label
+    xdotool("key", "F1")                                          # the same key closes it
+    fresh.run_frames(4)
+    assert not dpg.is_item_shown("help.window")
+    xdotool("key", "question")
+    fresh.run_frames(4)
+    assert dpg.is_item_shown("help.window")
+    click("help.close")
+    fresh.run_frames(2)
+    assert not dpg.is_item_shown("help.window")
+    click("view.help")                                            # and a button above the picture
+    fresh.run_frames(2)
+    assert dpg.is_item_shown("help.window")
+    click("help.close")
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not installed")
+def test_every_tip_is_on_a_control_and_hovering_one_shows_it(fresh):
+    import dearpygui.dearpygui as dpg
+    from widgets.help import TIPS
+
+    for tips in TIPS.values():
+        for tag in tips:
+            assert dpg.does_item_exist(tag), f"a tip for {tag}, which the window does not have"
+            assert dpg.get_item_parent(f"{tag}.tip") is not None
+    fresh.layout.select("Explore")
+    fresh.run_frames(2)
+    (x, y), (w, h) = dpg.get_item_rect_min("trunc.psi"), dpg.get_item_rect_size("trunc.psi")
+    assert not dpg.is_item_visible("trunc.psi.tip")
+    xdotool("mousemove", str(x + w // 2), str(y + h // 2))
+    fresh.run_frames(2)
+    xdotool("mousemove_relative", "--", "1", "0")
+    fresh.run_frames(6)
+    assert dpg.is_item_visible("trunc.psi.tip")
+    xdotool("mousemove", "900", "400")
+    fresh.run_frames(4)
+    assert not dpg.is_item_visible("trunc.psi.tip")

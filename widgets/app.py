@@ -42,6 +42,7 @@ from explorer.render.state import RenderState, Source
 from explorer.render.worker import RenderResult, RenderWorker
 
 from . import keyboard, style
+from .help import HelpWindow
 from .image_view import ImageView
 from .layout import Layout
 from .status_panel import StatusPanel
@@ -140,6 +141,7 @@ class App:
         dpg.add_texture_registry(tag="textures")     # panels add their textures here
         self.view = ImageView(self)
         self.status = StatusPanel(self)
+        self.help = HelpWindow(self)
         self.layout = Layout(self)
         self.panels = self.layout.make_panels()      # widgets/layout.py: which panel sits where
         with dpg.window(tag="main"):
@@ -150,6 +152,7 @@ class App:
                     self.status.build()
         for panel in (self.view, self.status, *self.panels):
             panel.build_dialogs()
+        self.help.build()                            # tooltips on the built controls, and the F1 window
         dpg.create_viewport(title=title, width=width, height=height, x_pos=0, y_pos=0)
         dpg.setup_dearpygui()
         dpg.show_viewport()

@@ -71,6 +71,7 @@ class ImageView(Panel):
         with dpg.group(horizontal=True, tag="view.toolbar"):
             dpg.add_button(tag="view.open", label="Open model...", callback=lambda: dialogs.show("model.dialog"))
             dpg.add_checkbox(tag="view.exact", label="pixel exact", callback=lambda s, a: self.set_pixel_exact(bool(a)))
+            dpg.add_button(tag="view.help", label="Help (F1)", callback=lambda: self.app.help.toggle())
             dpg.add_text("", tag="view.label", color=NOTE_COLOR)
         with dpg.child_window(tag="view.area", width=-1, height=-LINE_H, border=False, no_scrollbar=True):
             dpg.add_image(self._texture, tag="view.image", width=1, height=1)

@@ -44,6 +44,8 @@ SHORTCUTS = (
     Shortcut((dpg.mvKey_B,), "B", "bookmark the frame (over a seed browser thumbnail: that seed)", _bookmark),
     Shortcut((dpg.mvKey_S,), "Ctrl+S", "save the image (in the capture folder)",
              lambda app, key: app.capture.save_image(), ctrl=True),
+    Shortcut((dpg.mvKey_F1, dpg.mvKey_Slash), "F1 / ?", "this help: the keys, the mouse, every control",
+             lambda app, key: app.help.toggle()),
 )
 KEYS = tuple(k for s in SHORTCUTS for k in s.keys)
 
