@@ -65,3 +65,22 @@ def test_bad_checkpoint_keeps_the_app_alive_and_shows_the_error(display, tmp_pat
     assert proc.returncode == 1                                 # nothing rendered: say so
     assert "broken.pkl" in proc.stderr and "Traceback" not in proc.stderr
     assert out.exists()                                         # the window was up, showing the error
+
+
+def test_group_shows_that_group_of_controls_and_an_unknown_one_is_one_line(display, checkpoint, tmp_path):
+    shots = {}
+    for group in ("explore", "Make"):
+        out = tmp_path / f"{group}.png"
+        proc = explorer_gui(["--checkpoint", checkpoint, "--device", "cpu", "--screenshot", str(out), "--frames", "5",
+                             "--width", "1000", "--height", "640", "--group", group], display, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        with Image.open(out) as im:
+            shots[group] = np.asarray(im.convert("RGB")).astype(np.float32)
+    column, picture = (slice(60, 600), slice(0, 400)), (slice(60, 560), slice(520, 960))
+    assert np.abs(shots["explore"][column] - shots["Make"][column]).mean() > 5      # other controls...
+    assert np.abs(shots["explore"][picture] - shots["Make"][picture]).max() <= 1    # ...beside the same picture
+    proc = explorer_gui(["--checkpoint", checkpoint, "--screenshot", str(tmp_path / "x.png"), "--group", "Render"],
+                        display, tmp_path)
+    assert proc.returncode == 1 and not (tmp_path / "x.png").exists()
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'Render'" in lines[0] and "Explore, Seeds, Make, Inspect" in lines[0]

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Optional
 
 import dearpygui.dearpygui as dpg
 
+from explorer.errors import ExplorerError
+
 from .blend_panel import BlendPanel
 from .bookmarks_panel import BookmarksPanel
 from .camera_panel import CameraPanel
@@ -70,6 +72,14 @@ PANELS = (
 COLUMN_SHARE = 0.3           # of the window's width for the control column...
 COLUMN_MIN, COLUMN_MAX = 420, 560   # ...within these bounds, px (420 fits every panel's widest row)
 REVEAL_FRAMES = 10           # UI frames reveal() keeps trying to scroll an item into view
+
+
+def group_named(name: str) -> str:
+    """The group a user named (any case); ExplorerError naming the groups for a name that is none of them."""
+    group = next((g for g in GROUPS if g.lower() == name.strip().lower()), None)
+    if group is None:
+        raise ExplorerError(f"no group of controls named {name!r} (the groups: {', '.join(GROUPS)})")
+    return group
 
 
 def column_width(window_width: int) -> int:

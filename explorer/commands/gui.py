@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--screenshot", type=path, default=None, metavar="FILE",
                    help="render, save the whole window to FILE (PNG) and exit")
     p.add_argument("--frames", type=count(1, 1_000_000), default=30, help="UI frames to draw before the screenshot (default 30)")
+    p.add_argument("--group", default=None, metavar="NAME",
+                   help="the group of controls on show at start (a tab name above the control column)")
     p.add_argument("--width", type=count(320, 16384), default=1400, help="window width, px")
     p.add_argument("--height", type=count(240, 16384), default=900, help="window height, px")
     p.set_defaults(func=run)
@@ -33,9 +35,11 @@ def run(args: argparse.Namespace) -> int:
 
     check_display()  # before Dear PyGui: without a display it aborts the process
     from widgets.app import App
+    from widgets.layout import group_named
 
     from ..live.session import LiveSession
 
+    group = None if args.group is None else group_named(args.group)
     session = LiveSession.load(args.session) if args.session else None
     state = session.state if session else None
     device = args.device if args.device != "auto" or state is None else None
@@ -43,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     app = App(checkpoint=args.checkpoint, device=device, precision=precision, state=state,
               width=args.width, height=args.height)
     try:
+        if group is not None:
+            app.layout.select(group)
         if session is not None:
             app.live.restore(session)
         if args.osc:
