@@ -113,6 +113,18 @@ TIPS: dict[str, dict[str, str]] = {
         "project.loss": "What closeness means: perceptual features, pixels (L2) and structure (SSIM), or some of them",
         "project.auto": "Use the result as A as soon as the projection ends",
     },
+    "Photo framing": {
+        "framing.mode": "centre: the middle square; crop: a square you drag, scale and turn; eyes + mouth: click "
+                        "the left eye, the right eye and the mouth, and FFHQ's recipe frames the face",
+        "framing.x": "The crop's left edge in the photo, px (Enter to apply)",
+        "framing.size": "The crop's side in the photo, px",
+        "framing.angle": "Turn the crop, degrees (a tilted head comes out level)",
+    },
+    "Tune generator": {
+        "tune.steps": "Tuning steps: more draws the photo more closely and takes longer",
+        "tune.original": "Open the generator the tuned one came from",
+        "tune.use_tuned": "Back to the tuned generator",
+    },
     "Live: OSC and MIDI": {
         "live.osc": "Listen for OSC messages (/explorer/psi 0.5 ...) on the address beside it",
         "live.osc_send": "Also send every state change to this host:port (empty: do not send)",
