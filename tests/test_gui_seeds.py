@@ -181,8 +181,11 @@ def test_at_1280x720_the_whole_4x4_page_is_on_screen(fresh):
         fresh.run_frames(4)
         for i in range(16):
             (x, y), (w, h) = dpg.get_item_rect_min(f"seeds.t{i}"), dpg.get_item_rect_size(f"seeds.t{i}")
-            assert dpg.is_item_visible(f"seeds.t{i}") and y + h < 720 and x + w < fresh.layout.width
+            where = f"thumbnail {i} at {x},{y} {w}x{h}, column scrolled {dpg.get_y_scroll('controls.Seeds')}"
+            assert dpg.is_item_visible(f"seeds.t{i}") and y + h < 720 and x + w < fresh.layout.width, where
             assert w >= 80                                         # large enough to judge a face
+            x0, y0 = dpg.get_item_rect_min("seeds.t0")
+            assert (x == x0) == (i % 4 == 0) and (y > y0 + h // 2) == (i >= 4)   # in page order, 4 a row
     finally:
         dpg.set_viewport_height(800)
         fresh.run_frames(4)

@@ -79,7 +79,7 @@ TIPS: dict[str, dict[str, str]] = {
     },
     "Seed browser": {
         "seeds.grid": "Thumbnails per page",
-        "seeds.start": "The first seed of the page (Enter to go there)",
+        "seeds.start": "The page's first seed (type one and press Enter to go there)",
         "seeds.prev": "The previous page (PgUp)",
         "seeds.next": "The next page (PgDn)",
         "seeds.random": "A page of random seeds (< and > then step through random pages)",

@@ -46,15 +46,15 @@ class SeedsPanel(Panel):
         with dpg.group(horizontal=True):
             dpg.add_combo(list(GRIDS), tag="seeds.grid", default_value=DEFAULT_GRID, width=55,
                           callback=lambda s, a: self.set_grid(a))
-            dpg.add_input_int(tag="seeds.start", label="first seed", step=0, width=100, on_enter=True,
+            dpg.add_button(tag="seeds.prev", label=" < ", callback=lambda: self.turn(-1))
+            dpg.add_input_int(tag="seeds.start", step=0, width=95, on_enter=True,
                               min_value=SEED_RANGE[0], min_clamped=True, callback=lambda s, a: self.go_to(int(a)))
             self.app.register_text_input("seeds.start")
-            dpg.add_button(tag="seeds.prev", label=" < ", callback=lambda: self.turn(-1))
             dpg.add_button(tag="seeds.next", label=" > ", callback=lambda: self.turn(+1))
             dpg.add_button(tag="seeds.random", label="Random", callback=self.random_page)
             dpg.add_button(tag="seeds.from_a", label="From A", callback=lambda: self.go_to(self.app.state.a.seed))
-        dpg.add_text("click: A   shift+click / right click: B   B: bookmark   PgUp/PgDn: page",
-                     tag="seeds.hint", color=DIM_COLOR)
+        dpg.add_text("click: A   shift / right click: B   B: bookmark   PgUp PgDn", tag="seeds.hint",
+                     color=DIM_COLOR)
         self._buffers = [np.full((1, 1, 3), EMPTY, np.float32) for _ in range(SLOTS)]
         self._textures = [dpg.add_raw_texture(1, 1, b, format=dpg.mvFormat_Float_rgb, parent="textures")
                           for b in self._buffers]
@@ -170,16 +170,15 @@ class SeedsPanel(Panel):
         return max((self.app.layout.width - 40) // cols - GAP - 8, 32)
 
     def _arrange(self) -> None:
-        """Show the grid's slots at the cell size; hide the rest."""
+        """Slot k (the page's k-th seed) into row k // columns, in order, at the cell size; hide the rest."""
         rows, cols = self.grid
         self._cell = self._cell_size()
-        wide = max(c for _, c in GRIDS.values())
-        for i in range(SLOTS):
-            r, c = divmod(i, wide)
-            on = r < rows and c < cols
-            dpg.configure_item(f"seeds.cell{i}", show=on)
-            dpg.configure_item(f"seeds.t{i}", width=self._cell, height=self._cell)
-        for row in range(SLOTS // wide):
+        last = SLOTS // max(c for _, c in GRIDS.values()) - 1
+        for k in range(SLOTS):                   # each move appends: the rows end up in slot order
+            dpg.move_item(f"seeds.cell{k}", parent=f"seeds.row{min(k // cols, last)}")
+            dpg.configure_item(f"seeds.cell{k}", show=k < rows * cols)
+            dpg.configure_item(f"seeds.t{k}", width=self._cell, height=self._cell)
+        for row in range(last + 1):
             dpg.configure_item(f"seeds.row{row}", show=row < rows)
         self._shown = [None] * SLOTS
 
