@@ -95,7 +95,7 @@ class Layout:
         self.slots: dict[Panel, Slot] = {}
         self.width = 0                                   # the column's width now, px
         self.group = GROUPS[0]                           # the group on show
-        self._reveal: Optional[tuple[str, str, int]] = None   # (scrolling column, item, frames left)
+        self._reveal: Optional[tuple[str, str, str, int]] = None   # (scrolling column, item, its panel's header, frames left)
 
     def make_panels(self) -> list[Panel]:
         """Every panel of PANELS, each also set as its App attribute."""
@@ -139,7 +139,7 @@ class Layout:
         group = self.group_of(panel)
         self.select(group)
         dpg.set_value(panel.header, True)
-        self._reveal = (f"controls.{group}", item or panel.header, REVEAL_FRAMES)
+        self._reveal = (f"controls.{group}", item or panel.header, panel.header, REVEAL_FRAMES)
 
     def tick(self) -> None:
         """Once a frame: follow the window's width; finish a reveal once the item has a place on screen."""
@@ -150,16 +150,16 @@ class Layout:
         if self._reveal is not None:
             self._scroll_into_view(*self._reveal)
 
-    def _scroll_into_view(self, column: str, item: str, left: int) -> None:
+    def _scroll_into_view(self, column: str, item: str, header: str, left: int) -> None:
         """Scroll `column` so that `item` sits near its top, once the item has been laid out (its position
-        within the column's content is known a frame after its header opened). The position comes from the
-        screen rectangles: get_item_pos is (0, 0) for some items (a drawlist)."""
+        within the column's content is known a frame after its header opened). The item's place is its panel
+        header's plus their distance on screen: get_item_pos is (0, 0) for some items (a drawlist)."""
         scroll, height = dpg.get_y_scroll(column), dpg.get_item_rect_size(column)[1]
-        y = dpg.get_item_rect_min(item)[1] - dpg.get_item_rect_min(column)[1] + scroll
+        y = dpg.get_item_pos(header)[1] + dpg.get_item_rect_min(item)[1] - dpg.get_item_rect_min(header)[1]
         item_h = dpg.get_item_rect_size(item)[1]
         if dpg.is_item_visible(item) and item_h > 0 and scroll <= y and y + item_h <= scroll + height:
             self._reveal = None
             return
         if item_h > 0:
             dpg.set_y_scroll(column, max(y - 8, 0))      # Dear PyGui clamps it once the content is measured
-        self._reveal = (column, item, left - 1) if left > 1 else None
+        self._reveal = (column, item, header, left - 1) if left > 1 else None
