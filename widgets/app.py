@@ -44,7 +44,7 @@ from explorer.render.worker import RenderResult, RenderWorker
 from . import keyboard, style
 from .help import HelpWindow
 from .image_view import ImageView
-from .layout import Layout
+from .layout import Layout, group_named
 from .status_panel import StatusPanel
 
 IDLE_FPS = 20.0           # frame-rate cap while nobody touches the window: the CPU goes to the renderer
@@ -78,11 +78,13 @@ class App:
         recent_file: Optional[str] = None,    # Where the recent-checkpoints list lives (default: XDG config).
         capture_dir: str = "captures",        # Where Save image / Save w write (the capture panel's folder).
         title: str = "StyleGAN explorer",
+        group: Optional[str] = None,          # The group of controls on show at start (default: the first).
     ):
         global _context_made
         if _context_made:
             raise RuntimeError("one App per process: Dear PyGui cannot create a second context")
         check_display()
+        start_group = group_named(group) if group else None     # a wrong name: one line, before any window
         base = state or opening_state(checkpoint)   # the bundled model opens on its picked seed pair
         self._state = base.replace(
             checkpoint=absolute(checkpoint) if checkpoint else base.checkpoint,
@@ -132,6 +134,8 @@ class App:
         self.live.shared.listeners.append(self._on_remote)
         _context_made = True
         self._build(title, width, height)
+        if start_group:
+            self.layout.select(start_group)
         self._submit()
 
     # --- building -------------------------------------------------------------------------------------

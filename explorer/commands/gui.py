@@ -35,20 +35,15 @@ def run(args: argparse.Namespace) -> int:
 
     check_display()  # before Dear PyGui: without a display it aborts the process
     from widgets.app import App
-    from widgets.layout import group_named
 
     from ..live.session import LiveSession
-
-    group = None if args.group is None else group_named(args.group)
     session = LiveSession.load(args.session) if args.session else None
     state = session.state if session else None
     device = args.device if args.device != "auto" or state is None else None
     precision = args.precision if args.precision != "auto" or state is None else None
     app = App(checkpoint=args.checkpoint, device=device, precision=precision, state=state,
-              width=args.width, height=args.height)
+              width=args.width, height=args.height, group=args.group)
     try:
-        if group is not None:
-            app.layout.select(group)
         if session is not None:
             app.live.restore(session)
         if args.osc:
