@@ -125,8 +125,12 @@ def test_design_reproduces_nvlabs_layers_and_filters(name):
 
 @pytest.mark.parametrize("flavour,resolution,c_dim,channel_max", [("R", 32, 0, 0), ("R", 64, 3, 0), ("T", 64, 0, 0),
                                                                  ("T", 16, 0, 128)])
-def test_random_network_matches_reference_restatement(tmp_path, flavour, resolution, c_dim, channel_max):
-    """(T, 16 px, 128 channels: the early convs run as Winograd convolutions on the CPU.)"""
+def test_random_network_matches_reference_restatement(tmp_path, monkeypatch, flavour, resolution, c_dim, channel_max):
+    """(T, 16 px, 128 channels: the early convs run as Winograd convolutions on the CPU, forced at this size.)"""
+    from explorer.nn import stylegan3
+
+    if channel_max == 128:
+        monkeypatch.setattr(stylegan3, "WINOGRAD_MIN_MACS", 0)
     G0 = random_stylegan3(flavour, resolution, c_dim, channel_max=channel_max)
     path = tmp_path / "g.pkl"
     write_nvlabs_sg3_pickle(G0.state_dict(), sg3_config_layout(G0.cfg), path)
@@ -173,7 +177,7 @@ def test_design_filters_match_scipy_formulas():
     assert design_lowpass_filter(1, 2, 12, 32) is None
 
 
-def test_wide_convs_take_the_winograd_path(monkeypatch):
+def test_large_convs_take_the_winograd_path_and_small_ones_do_not(monkeypatch):
     from explorer.nn import stylegan3
 
     if not torch.backends.nnpack.is_available():
@@ -182,6 +186,27 @@ def test_wide_convs_take_the_winograd_path(monkeypatch):
     real = torch._nnpack_spatial_convolution
     monkeypatch.setattr(torch, "_nnpack_spatial_convolution", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k))
     G = random_stylegan3("T", 16, channel_max=128)
-    G(torch.randn(1, G.z_dim))
-    wide = [s for s in G.cfg.layers if s.in_channels * s.out_channels >= stylegan3.WINOGRAD_MIN_CHANNELS]
+    z = torch.randn(1, G.z_dim)
+    G(z)
+    assert calls == []   # a 16 px model's convs are far below WINOGRAD_MIN_MACS, where oneDNN's direct conv is faster
+    monkeypatch.setattr(stylegan3, "WINOGRAD_MIN_MACS", 0)
+    G(z)
+    wide = [s for s in G.cfg.layers
+            if s.conv_kernel == 3 and min(s.in_channels, s.out_channels) >= stylegan3.WINOGRAD_MIN_CHANNELS]
     assert wide and len(calls) == len(wide)
+
+
+def test_winograd_is_chosen_by_size_and_channels():
+    """Large convs with many channels take Winograd; few channels (its transforms dominate) or few
+    multiply-adds (oneDNN's direct conv is faster there) do not; nor do non-3x3, non-fp32 or non-CPU convs."""
+    from explorer.nn.stylegan3 import winograd_pays
+
+    def pays(c_in, c_out, size, k=3, dtype=torch.float32):
+        return winograd_pays(torch.empty(1, c_in, size, size, dtype=dtype), torch.empty(c_out, c_in, k, k, dtype=dtype), 1)
+
+    if not torch.backends.nnpack.is_available():
+        pytest.skip("this torch build has no NNPACK")
+    assert pays(512, 512, 148) and pays(256, 181, 276)
+    assert not pays(64, 64, 300)              # 3.3 G multiply-adds, but 64 channels
+    assert not pays(256, 256, 36)             # 256 channels, but 0.85 G multiply-adds
+    assert not pays(512, 512, 148, k=1) and not pays(512, 512, 148, dtype=torch.float64)

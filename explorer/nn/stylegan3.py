@@ -120,19 +120,30 @@ def modulated_conv2d(
     return x.mul_(dcoefs.to(x.dtype).reshape(n, -1, 1, 1)) if can_overwrite(x) else x * dcoefs.reshape(n, -1, 1, 1)
 
 
-# From this many input x output channels a 3x3 conv runs faster as NNPACK's Winograd convolution than as
-# oneDNN's direct one on CPUs, layout changes included (measured: 2-2.8x at 128-256 channels; below, the
-# NHWC <-> NCHW copies NNPACK needs eat the gain).
-WINOGRAD_MIN_CHANNELS = 128 * 64
+# When a 3x3 conv runs faster as NNPACK's Winograd convolution than as oneDNN's direct one on CPUs, measured
+# inside whole frames (layout changes and the thread pools' hand-overs included, 2 threads, Zen 4): with
+# >= 128 channels on both sides and >= 2.5 G multiply-adds (config-T-f at 256 px: 188 vs 509 ms for
+# 512 -> 512 at 148 px, 1.8 vs 2.9 s a frame); below that oneDNN wins (small config-T at 256 px: 256
+# channels at 36-52 px take 11-14 ms a layer direct, 13-19 ms as Winograd; the whole frame ~15 % faster).
+WINOGRAD_MIN_CHANNELS = 128
+WINOGRAD_MIN_MACS = 2.5e9
+
+
+def winograd_pays(x: torch.Tensor, w: torch.Tensor, padding: int) -> bool:
+    """Whether conv2d(x, w, padding) should take NNPACK's Winograd path (see the thresholds above)."""
+    o, i, kh, kw = w.shape
+    if x.device.type != "cpu" or x.dtype != torch.float32 or (kh, kw) != (3, 3) or min(o, i) < WINOGRAD_MIN_CHANNELS:
+        return False
+    n, _, h, wd = x.shape
+    macs = n * (h + 2 * padding - 2) * (wd + 2 * padding - 2) * o * i * 9
+    return macs >= WINOGRAD_MIN_MACS and torch.backends.nnpack.is_available()  # is_available() initialises NNPACK
 
 
 def conv2d(x: torch.Tensor, w: torch.Tensor, padding: int) -> torch.Tensor:
-    """A stride-1 convolution, channels-last out. 3x3 ones with many channels go through the Winograd
-    transform on CPUs (NNPACK, shipped inside torch): 2.25-4x fewer multiplies for the same sums, to within
-    float rounding (1e-4 of the output's scale)."""
-    o, i, kh, kw = w.shape
-    if (x.device.type == "cpu" and x.dtype == torch.float32 and (kh, kw) == (3, 3) and o * i >= WINOGRAD_MIN_CHANNELS
-            and torch.backends.nnpack.is_available()):  # is_available() also initialises NNPACK: keep it first
+    """A stride-1 convolution, channels-last out. Large 3x3 ones go through the Winograd transform on CPUs
+    (NNPACK, shipped inside torch): 2.25-4x fewer multiplies for the same sums, to within float rounding
+    (1e-4 of the output's scale)."""
+    if winograd_pays(x, w, padding):
         return torch._nnpack_spatial_convolution(_nchw(x), w, None, [padding, padding])  # NCHW out
     return F.conv2d(x.contiguous(memory_format=torch.channels_last), w, padding=padding)
 
