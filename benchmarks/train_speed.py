@@ -3,6 +3,11 @@
     python benchmarks/train_speed.py                          # CPU (2 threads, 64 px) and GPU (64, 256 px) if any
     python benchmarks/train_speed.py --nvlabs ~/src/stylegan3 # + NVlabs' loop, same model, same run
     python benchmarks/train_speed.py --device cuda            # GPU rows only (fp32 with TF32 as `explorer train`)
+    python benchmarks/train_speed.py --ceiling                # + the convolutions' share of a CPU step
+
+--ceiling profiles one more round of each CPU loop of ours and sums the time spent in convolution kernels
+(forward, backward, double backward): the img/s the loop would reach if everything else took no time. It is
+the ceiling for any fusing of what surrounds the convolutions; above it only fewer or faster convolutions help.
 
 What is timed is the trainer's own step (explorer.train.loop.training_step: G main, lazy path length every 4
 steps, D main, lazy R1 every 16, G_ema), on in-memory images (random pixels), after warm-up steps, over a multiple of 16
@@ -153,7 +158,7 @@ def timed(loop, steps: int, device: torch.device) -> float:
 
 
 def measure(device: torch.device, resolutions: list[int], precisions: list[str], nvlabs: Optional[str],
-            args: argparse.Namespace, tmp: Path) -> list[tuple[str, int, str, float, Optional[float]]]:
+            args: argparse.Namespace, tmp: Path, ceilings: list) -> list[tuple[str, int, str, float, Optional[float]]]:
     """(device, res, loop, img/s, NVlabs' img/s in the same run) for every row on one device."""
     rows = []
     for res in resolutions:
@@ -168,7 +173,24 @@ def measure(device: torch.device, resolutions: list[int], precisions: list[str],
             for name, loop in loops.items():
                 best[name] = max(best[name], timed(loop, args.steps, device))
         rows += [(device.type, res, name, ips, best.get("NVlabs fp32")) for name, ips in best.items()]
+        if args.ceiling and device.type == "cpu":
+            for name, loop in loops.items():
+                if isinstance(loop, ExplorerLoop):
+                    share, ips = conv_ceiling(loop, args.steps)
+                    ceilings.append((res, name, share, ips, best.get("NVlabs fp32")))
     return rows
+
+
+def conv_ceiling(loop: "ExplorerLoop", steps: int) -> tuple[float, float]:
+    """(share of a step's time inside convolution ops, img/s if nothing but them ran), from a profiled round."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        loop.run(steps)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    conv = sum(e.self_cpu_time_total for e in events if "conv" in e.key)   # every aten:: conv op, fwd and bwd
+    return conv / total, steps * BATCH / (conv / 1e6)
 
 
 def ratio(device: str, res: int, ips: float, anchor: Optional[float]) -> str:
@@ -192,6 +214,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--nvlabs", default=None, metavar="DIR", help="checkout of NVlabs/stylegan3: time their loop too")
+    ap.add_argument("--ceiling", action="store_true", help="profile our CPU loops: the convolutions' share of a step")
     args = ap.parse_args()
     if args.steps % CYCLE:
         ap.error(f"--steps must be a multiple of {CYCLE} (the R1 interval)")
@@ -201,15 +224,15 @@ def main() -> None:
     print(f"torch {torch.__version__}, CPU: {args.threads} threads; GPU: "
           f"{torch.cuda.get_device_name() if gpu else 'none'}; batch {BATCH}, {args.steps} timed steps x {args.rounds} rounds")
 
-    rows, missing = [], []
+    rows, missing, ceilings = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         if args.device in ("all", "cpu"):
             rows += measure(torch.device("cpu"), [int(r) for r in args.cpu_res.split(",")], precisions, args.nvlabs,
-                            args, Path(tmp))
+                            args, Path(tmp), ceilings)
         if args.device in ("all", "cuda"):
             if gpu:
                 rows += measure(torch.device("cuda"), [int(r) for r in args.gpu_res.split(",")], precisions,
-                                args.nvlabs, args, Path(tmp))
+                                args.nvlabs, args, Path(tmp), ceilings)
             else:
                 missing = [int(r) for r in args.gpu_res.split(",")]
 
@@ -220,6 +243,9 @@ def main() -> None:
     for res in missing:
         for p in precisions:
             print(f"| cuda | {res} | explorer {p} | not available (no GPU on this machine) | | |")
+    for res, name, share, ips, anchor in ceilings:
+        print(f"cpu {res} px, {name}: convolutions take {share:.0%} of a step; with everything else free it would run "
+              f"{ips:.2f} img/s" + (f" ({ips / anchor:.2f}x NVlabs' loop in this run)" if anchor else ""))
     if any(r[0] == "cuda" and r[1] == 256 for r in rows):
         print("NVlabs' published stylegan2 256 px, batch 16, 1 GPU: 20.84 s/kimg (V100), 12.53 s/kimg (A100)")
 
