@@ -19,9 +19,11 @@ class TruncationPanel(Panel):
         dpg.add_slider_float(tag="trunc.psi", label="psi", min_value=PSI_RANGE[0], max_value=PSI_RANGE[1], width=300,
                              default_value=self.app.state.psi, callback=lambda s, a: self.app.update_state(psi=float(a)))
         with dpg.group(horizontal=True):
+            # The w indices are the model's: until one has loaded there is nothing to cut off.
             dpg.add_checkbox(tag="trunc.use_cutoff", label="cutoff", default_value=self.app.state.cutoff is not None,
-                             callback=self._toggle)
-            dpg.add_slider_int(tag="trunc.cutoff", label="truncate w indices below", min_value=0, max_value=18,
+                             enabled=self.info is not None, callback=self._toggle)
+            dpg.add_slider_int(tag="trunc.cutoff", label="truncate w indices below", min_value=0,
+                               max_value=self.info.num_ws if self.info is not None else 0,
                                width=160, default_value=self.app.state.cutoff or 0, enabled=False,
                                callback=lambda s, a: self.app.update_state(cutoff=int(a)))
         dpg.add_button(tag="trunc.model_default", label="as the model file says", show=False,
@@ -38,6 +40,7 @@ class TruncationPanel(Panel):
 
     def on_model(self, info: Optional[ModelInfo]) -> None:
         if info is not None:
+            dpg.configure_item("trunc.use_cutoff", enabled=True)
             dpg.configure_item("trunc.cutoff", max_value=info.num_ws)
             psi, cutoff = info.default_truncation
             dpg.configure_item("trunc.model_default", show=(psi, cutoff) != (1.0, None),
