@@ -77,6 +77,32 @@ def test_loading_another_resolution_rebuilds_panels_and_texture(fresh, models):
     assert fresh.info.resolution == 64 and dpg.does_item_exist("mix.w9")
 
 
+def _tip(tag: str) -> str:
+    import dearpygui.dearpygui as dpg
+
+    (text,) = [dpg.get_value(t) for t in dpg.get_item_children(f"{tag}.tip", 1)]
+    return text
+
+
+def test_controls_a_model_brings_have_tooltips_that_follow_the_model(fresh, models):
+    import dearpygui.dearpygui as dpg
+
+    for i, slot in enumerate(fresh.info.ws):
+        assert _tip(f"mix.w{i}").startswith(f"w index {i}, {slot.level} ({slot.caption}): 0 takes it from A")
+    assert _tip("mix.group.coarse").startswith("Every coarse w index (0-3) at once")
+    for layer in fresh.info.noise_layers:
+        assert _tip(f"noise.scale.{layer.index}").startswith(f"Strength of {layer.name}'s noise")
+    assert "at 16 px" in _tip("noise.res.16")
+    dpg.set_value("model.path", models.g32)          # another model: the tips are rebuilt with its controls
+    click("model.load")
+    frame(fresh)
+    assert fresh.info.resolution == 32 and "w index 7" in _tip("mix.w7") and not dpg.does_item_exist("mix.w9.tip")
+    dpg.set_value("model.path", models.g64)
+    click("model.load")
+    frame(fresh)
+    assert "w index 9, fine" in _tip("mix.w9")
+
+
 def test_model_panel_opens_nvlabs_pickles_and_rosinality_checkpoints(fresh, tmp_path):
     import dearpygui.dearpygui as dpg
     from tests.helpers.nvlabs_writer import write_nvlabs_pickle

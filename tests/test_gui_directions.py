@@ -47,6 +47,15 @@ def test_sliders_are_labelled_with_rank_and_eigenvalue(fresh, models):
     assert "SeFa: 64 directions on w 0-9 (all)" in dpg.get_value("dirs.note")
 
 
+def test_each_direction_slider_says_what_it_moves(fresh, models):
+    import dearpygui.dearpygui as dpg
+
+    _, evals = sefa_directions(models.G, "all", k=10)
+    for i in range(10):
+        (text,) = [dpg.get_value(t) for t in dpg.get_item_children(f"dirs.d{i}.tip", 1)]
+        assert f"direction #{i} (SeFa eigenvalue {evals[i]:.2f}) on w indices 0-9 (all)" in text
+
+
 def test_moving_a_direction_slider_changes_the_frame_and_the_state(fresh):
     import dearpygui.dearpygui as dpg
 

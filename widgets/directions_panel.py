@@ -20,9 +20,11 @@ import dearpygui.dearpygui as dpg
 from explorer.app.model_info import DirectionSet, ModelInfo
 from explorer.errors import ExplorerError
 from explorer.io.files import absolute
+from explorer.nn.layer_table import span
 from explorer.render.state import RANGES as VALUE_RANGES, Edit, RenderState
 
 from . import dialogs
+from .help import add_model_tip
 from .panel import Panel
 from .style import DIM_COLOR, level_theme
 
@@ -194,6 +196,10 @@ class DirectionsPanel(Panel):
                                         callback=lambda s, a, u: self.set_alpha(u, float(a)))
             if theme is not None:
                 dpg.bind_item_theme(item, theme)
+            eig = f" (SeFa eigenvalue {found.eigenvalues[i]:.2f})" if found.eigenvalues is not None else ""
+            where = span(list(found.indices))
+            add_model_tip(item, "dirs.d", index=i, eig=eig,
+                          layers=where if where == found.layers else f"{where} ({found.layers})")
 
     def sync(self, state: RenderState) -> None:
         labels = [SEFA_LABEL] + [Path(s).name for s in self.sources[1:]]

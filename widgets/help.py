@@ -2,6 +2,8 @@
 the same words are the controls' tooltips, so each explanation is written once, here.
 
     TIPS: panel title -> {item tag: what the control does}   (a tooltip on the item, a line in the window)
+    MODEL_TIPS: the same for the controls a model brings (one per w index, direction, noise layer), as
+                templates that each panel fills in for each control it builds (add_model_tip)
     keyboard.SHORTCUTS: the keys and what they do            (the window's first table)
 """
 from __future__ import annotations
@@ -145,6 +147,25 @@ TIPS: dict[str, dict[str, str]] = {
 }
 
 
+# Controls built per model: tag prefix -> (how the help window names them, what each does, as a template).
+MODEL_TIPS: dict[str, tuple[str, str]] = {
+    "mix.group": ("Style mixing: a level", "Every {level} w index ({span}) at once: 0 takes them from A, 1 from B"),
+    "mix.w": ("Style mixing: w index", "w index {index}, {level} ({caption}): 0 takes it from A, 1 from B, "
+                                       "between blends the two"),
+    "dirs.d": ("Directions: #i", "Move w along direction #{index}{eig} on w indices {layers}, in standard "
+                                 "deviations of w along it (0: not at all)"),
+    "noise.res": ("Noise: a resolution", "Every noise input at {res} px on or off"),
+    "noise.scale": ("Noise: one layer", "Strength of {name}'s noise: 1 as trained, 0 none, up to {top:g}"),
+}
+
+
+def add_model_tip(item: "str | int", prefix: str, **fields) -> None:
+    """The tooltip of a control a model brought (its tag starts with `prefix`), from MODEL_TIPS."""
+    tag = item if isinstance(item, str) else dpg.get_item_alias(item)
+    with dpg.tooltip(tag, tag=f"{tag}.tip"):
+        dpg.add_text(MODEL_TIPS[prefix][1].format(**fields), wrap=360)
+
+
 class HelpWindow:
     """The help window (hidden until F1 / ?) and the controls' tooltips, both from TIPS."""
 
@@ -167,6 +188,9 @@ class HelpWindow:
             for section, tips in TIPS.items():
                 with dpg.tree_node(label=section, default_open=False):
                     self._table(None, [(_name(tag), text) for tag, text in tips.items()])
+            with dpg.tree_node(label="Per model (one per w index, direction, noise layer)", default_open=False):
+                self._table(None, [(name, template.replace("{", "").replace("}", ""))
+                                   for name, template in MODEL_TIPS.values()])
             dpg.add_button(tag="help.close", label="Close", callback=self.toggle)
 
     @staticmethod

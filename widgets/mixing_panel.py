@@ -10,8 +10,10 @@ from typing import Optional
 import dearpygui.dearpygui as dpg
 
 from explorer.app.model_info import ModelInfo
+from explorer.nn.layer_table import span
 from explorer.render.state import RenderState
 
+from .help import add_model_tip
 from .panel import Panel
 from .style import DIM_COLOR, level_theme
 
@@ -60,12 +62,14 @@ class MixingPanel(Panel):
                                          min_value=0.0, max_value=1.0, width=260, user_data=level,
                                          callback=lambda s, a, u: self._set_group(u, float(a)))
             dpg.bind_item_theme(group, level_theme(level))
+            add_model_tip(group, "mix.group", level=level, span=span(idx))
             for i in idx:
                 item = dpg.add_slider_float(tag=f"mix.w{i}", label=f"w{i:<2} {info.ws[i].caption}",
                                             parent="mix.body", min_value=0.0, max_value=1.0, width=220,
                                             indent=16, user_data=i,
                                             callback=lambda s, a, u: self._set_one(u, float(a)))
                 dpg.bind_item_theme(item, level_theme(level))
+                add_model_tip(item, "mix.w", index=i, level=level, caption=info.ws[i].caption)
 
     def sync(self, state: RenderState) -> None:
         if self.info is None:

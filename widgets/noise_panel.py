@@ -9,6 +9,7 @@ from explorer.app.model_info import ModelInfo
 from explorer.nn.family import NOISE_MODES
 from explorer.render.state import NOISE_SCALE_RANGE, RenderState
 
+from .help import add_model_tip
 from .panel import Panel
 from .style import DIM_COLOR
 
@@ -53,13 +54,16 @@ class NoisePanel(Panel):
             dpg.add_text("this model has no noise inputs", parent="noise.body", color=DIM_COLOR)
             return
         for res in info.noise_resolutions:
-            dpg.add_checkbox(tag=f"noise.res.{res}", label=f"{res} px", parent="noise.body", default_value=True,
-                             user_data=res, callback=lambda s, a, u: self._set_res(u, bool(a)))
+            box = dpg.add_checkbox(tag=f"noise.res.{res}", label=f"{res} px", parent="noise.body", default_value=True,
+                                   user_data=res, callback=lambda s, a, u: self._set_res(u, bool(a)))
+            add_model_tip(box, "noise.res", res=res)
             for layer in info.noise_layers:
                 if layer.resolution == res:
-                    dpg.add_slider_float(tag=f"noise.scale.{layer.index}", label=layer.name, parent="noise.body",
-                                         min_value=NOISE_SCALE_RANGE[0], max_value=NOISE_SCALE_RANGE[1], default_value=1.0, width=220, indent=16,
-                                         user_data=layer.index, callback=lambda s, a, u: self._set_scale(u, float(a)))
+                    item = dpg.add_slider_float(tag=f"noise.scale.{layer.index}", label=layer.name, parent="noise.body",
+                                                min_value=NOISE_SCALE_RANGE[0], max_value=NOISE_SCALE_RANGE[1],
+                                                default_value=1.0, width=220, indent=16, user_data=layer.index,
+                                                callback=lambda s, a, u: self._set_scale(u, float(a)))
+                    add_model_tip(item, "noise.scale", name=layer.name, top=NOISE_SCALE_RANGE[1])
 
     def sync(self, state: RenderState) -> None:
         dpg.set_value("noise.mode", state.noise_mode)
