@@ -173,6 +173,15 @@ def test_a_frame_never_waits_for_a_thumbnail_batch(fresh, monkeypatch):
     settle(fresh)
 
 
+def test_the_hint_line_fits_the_narrowest_column(fresh):
+    import dearpygui.dearpygui as dpg
+
+    fresh.run_frames(2)
+    (x, _), (w, _) = dpg.get_item_rect_min("seeds.hint"), dpg.get_item_rect_size("seeds.hint")
+    assert fresh.layout.width == 420 and w > 100
+    assert x + w <= fresh.layout.width - 12, f"the hint ends at {x + w}, the column at {fresh.layout.width}"
+
+
 def test_at_1280x720_the_whole_4x4_page_is_on_screen(fresh):
     import dearpygui.dearpygui as dpg
 

@@ -54,7 +54,7 @@ class SeedsPanel(Panel):
             dpg.add_button(tag="seeds.random", label="Random", callback=self.random_page)
             dpg.add_button(tag="seeds.from_a", label="From A", callback=lambda: self.go_to(self.app.state.a.seed))
         dpg.add_text("click: A   shift / right click: B   B: bookmark   PgUp PgDn", tag="seeds.hint",
-                     color=DIM_COLOR)
+                     color=DIM_COLOR, wrap=0)   # wraps at the column's edge when the column is narrow
         self._buffers = [np.full((1, 1, 3), EMPTY, np.float32) for _ in range(SLOTS)]
         self._textures = [dpg.add_raw_texture(1, 1, b, format=dpg.mvFormat_Float_rgb, parent="textures")
                           for b in self._buffers]
