@@ -137,7 +137,8 @@ TIPS: dict[str, dict[str, str]] = {
         "model.path": "A checkpoint to open: .safetensors, NVlabs .pkl (read without running its code) or .pt",
         "model.device": "auto: a GPU when there is one",
         "model.precision": "auto: fp16 on GPUs where NVlabs used it, fp32 on the CPU; bf16 is faster on CPUs "
-                           "that have it",
+                           "that have it for StyleGAN2, but 2-3x slower for StyleGAN3 (its filters have no fast "
+                           "bf16 kernels on CPUs)",
     },
     "Layer viewer": {
         "layers.layer": "A synthesis layer to look inside (taken from the frame just drawn)",
