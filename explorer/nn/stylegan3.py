@@ -111,9 +111,6 @@ def modulated_conv2d(
     dcoefs = dcoefs * input_gain
     if n == 1:  # one sample: modulate the weight itself, no activation-sized temporaries
         w = weight * styles.reshape(1, -1, 1, 1) * dcoefs.reshape(-1, 1, 1, 1)
-        if w.shape[2:] == (1, 1) and padding == 0:  # config-R: a 1x1 conv is one matrix product over pixels
-            y = x.permute(0, 2, 3, 1) @ w[:, :, 0, 0].t().to(x.dtype)
-            return y.permute(0, 3, 1, 2)
         return conv2d(x, w.to(x.dtype), padding)
     # a batch: conv(x, w * s) * d == conv(x * s, w) * d, one convolution with the shared weight
     x = conv2d(x * styles.to(x.dtype).reshape(n, -1, 1, 1), weight.to(x.dtype), padding)
