@@ -121,7 +121,7 @@ def modulated_conv2d(
 # inside whole frames (layout changes and the thread pools' hand-overs included, 2 threads, Zen 4): with
 # >= 128 channels on both sides and >= 2.5 G multiply-adds (config-T-f at 256 px: 188 vs 509 ms for
 # 512 -> 512 at 148 px, 1.8 vs 2.9 s a frame); below that oneDNN wins (small config-T at 256 px: 256
-# channels at 36-52 px take 11-14 ms a layer direct, 13-19 ms as Winograd; the whole frame ~15 % faster).
+# channels at 36-52 px take 11-14 ms a layer direct, 13-19 ms as Winograd; whole frames ~10 % faster).
 WINOGRAD_MIN_CHANNELS = 128
 WINOGRAD_MIN_MACS = 2.5e9
 
